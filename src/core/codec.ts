@@ -1,0 +1,18 @@
+// The binary codec of stream entries and stored state: MessagePack through msgpackr, with the
+// structured-clone extensions off so that only plain data crosses Redis.
+import { Packr } from 'msgpackr';
+import { ReboundError } from './errors.js';
+
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' });
+
+export function encode(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+export function decode<T = unknown>(bytes: Buffer | Uint8Array): T {
+  try {
+    return packr.unpack(bytes) as T;
+  } catch (err) {
+    throw new ReboundError('CODEC_DECODE_FAILED', `cannot decode MessagePack: ${(err as Error).message}`, { cause: err });
+  }
+}

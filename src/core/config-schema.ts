@@ -1,0 +1,84 @@
+// The one configuration schema: types, defaults and validation. config/rebound.yaml documents
+// every key with its default; test/core/config.test.ts keeps the two in step.
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** A duration string ("10s", "15m") parsed once into milliseconds. */
+export const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${text}" is not a duration such as 500ms, 10s, 15m, 12h or 3d` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const port = z.number().int().min(0).max(65535);
+const ratio = z.number().min(0).max(1);
+
+const redisSchema = z
+  .object({
+    url: z.string().url().nullable().default(null),
+    cluster: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).default([]),
+    connectTimeout: duration('5s'),
+    embedded: z
+      .object({
+        binary: z.string().default('redis-server'),
+        appendfsync: z.enum(['always', 'everysec', 'no']).default('everysec'),
+        maxmemory: z.string().default('0'),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .default({});
+
+const stagesSchema = z
+  .object({
+    batchSize: z.number().int().min(1).max(10_000).default(100),
+    maxInFlight: z.number().int().min(1).max(1024).default(8),
+    claimIdle: duration('15s'),
+    maxDeliveries: z.number().int().min(1).max(1000).default(5),
+    idlePoll: duration('50ms'),
+    recoverEvery: duration('5s'),
+    trimEvery: duration('10s'),
+    partitions: z.union([z.literal('all'), z.array(z.number().int().min(0))]).default('all'),
+  })
+  .strict()
+  .default({});
+
+const listenerSchema = (host: string, defaultPort: number) =>
+  z.object({ host: z.string().default(host), port: port.default(defaultPort) }).strict().default({});
+
+const ingestSchema = z
+  .object({
+    host: z.string().default('0.0.0.0'),
+    port: port.default(8080),
+    maxLag: z.number().int().min(1).default(1_000_000),
+    maxRedisMemoryRatio: ratio.default(0.9),
+  })
+  .strict()
+  .default({});
+
+export const configSchema = z
+  .object({
+    prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, _ . - (at most 32)').default('rb'),
+    dataDir: z.string().default('.rebound'),
+    partitions: z.number().int().min(1).max(1024).default(16),
+    instance: z.string().nullable().default(null),
+    shutdownTimeout: duration('10s'),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({}),
+    redis: redisSchema,
+    stages: stagesSchema,
+    ingest: ingestSchema,
+    admin: z.object({ host: z.string().default('127.0.0.1'), port: port.default(8081), token: z.string().min(16).nullable().default(null) }).strict().default({}),
+    metrics: listenerSchema('127.0.0.1', 9464),
+  })
+  .strict();
+
+export type ReboundConfig = z.output<typeof configSchema>;
+export type ReboundConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,75 @@
+// The error catalog: every error that crosses a boundary is a ReboundError with a stable code.
+// docs/errors.md lists the same codes; test/core/errors.test.ts fails when the two disagree.
+
+interface CatalogEntry {
+  /** HTTP status where the error reaches an HTTP client. */
+  readonly status: number;
+  /** True when the same operation may succeed later (Redis blip, overload). */
+  readonly retriable: boolean;
+}
+
+export const errorCatalog = {
+  CONFIG_INVALID: { status: 500, retriable: false },
+  CONFIG_FILE_UNREADABLE: { status: 500, retriable: false },
+  CLI_ROLE_UNKNOWN: { status: 400, retriable: false },
+  REDIS_UNAVAILABLE: { status: 503, retriable: true },
+  REDIS_BINARY_MISSING: { status: 500, retriable: false },
+  REDIS_EMBEDDED_FAILED: { status: 500, retriable: false },
+  REDIS_REPLY_ERROR: { status: 500, retriable: false },
+  CODEC_DECODE_FAILED: { status: 400, retriable: false },
+  STAGE_ITEM_FAILED: { status: 500, retriable: true },
+  STAGE_DELIVERIES_EXCEEDED: { status: 500, retriable: false },
+  SHUTDOWN_TIMEOUT: { status: 500, retriable: false },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+export interface ReboundErrorOptions {
+  cause?: unknown;
+  /** Index of the offending item in a request or batch. */
+  index?: number;
+  /** Where in a document the error is (a config key path, a file and line). */
+  path?: string;
+  /** Overrides the catalog's HTTP status (e.g. 413 vs 400 for one code family). */
+  status?: number;
+}
+
+export class ReboundError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retriable: boolean;
+  readonly index: number | undefined;
+  readonly path: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ReboundErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ReboundError';
+    this.code = code;
+    this.status = options.status ?? errorCatalog[code].status;
+    this.retriable = errorCatalog[code].retriable;
+    this.index = options.index;
+    this.path = options.path;
+  }
+
+  /** The JSON body every HTTP interface answers with. */
+  toJSON(): { error: { code: string; message: string; index?: number; path?: string } } {
+    const error: { code: string; message: string; index?: number; path?: string } = {
+      code: this.code,
+      message: this.message,
+    };
+    if (this.index !== undefined) error.index = this.index;
+    if (this.path !== undefined) error.path = this.path;
+    return { error };
+  }
+}
+
+export function isReboundError(err: unknown, code?: ErrorCode): err is ReboundError {
+  return err instanceof ReboundError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a ReboundError, keeping ReboundErrors as they are. */
+export function asReboundError(err: unknown, code: ErrorCode = 'STAGE_ITEM_FAILED'): ReboundError {
+  if (err instanceof ReboundError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new ReboundError(code, message, { cause: err });
+}

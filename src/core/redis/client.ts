@@ -1,0 +1,306 @@
+// The narrow Redis port: the few commands Rebound uses, with typed results, for a single node
+// and for Redis Cluster alike. ioredis stays behind this file; callers see plain data.
+// No offline queue: while Redis is unreachable every command fails at once (REDIS_UNAVAILABLE)
+// so that ingest answers 503 and stages back off, instead of growing a hidden buffer.
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { ReboundError } from '../errors.js';
+import { toReboundError } from './reply-errors.js';
+import { scripts, type ScriptName } from './scripts.js';
+
+export interface StreamEntry {
+  id: string;
+  /** The entry's `d` field (Rebound writes one binary field per entry); undefined when absent. */
+  data: Buffer | undefined;
+}
+
+/** A stream entry with its other fields as text (dead letters carry id, group, error, …). */
+export interface StreamRecord extends StreamEntry {
+  fields: Record<string, string>;
+}
+
+export interface PendingEntry {
+  id: string;
+  consumer: string;
+  idleMs: number;
+  deliveries: number;
+}
+
+export interface GroupInfo {
+  name: string;
+  consumers: number;
+  pending: number;
+  lastDeliveredId: string;
+  /** Entries not yet delivered to the group (Redis 7 `lag`); null when Redis cannot tell. */
+  lag: number | null;
+}
+
+export interface RedisTarget {
+  url?: string | null;
+  cluster?: readonly string[];
+}
+
+export interface ConnectOptions {
+  connectTimeoutMs: number;
+  /** Shown in CLIENT LIST. */
+  name: string;
+}
+
+type Client = Redis | Cluster;
+/** ioredis's named commands, called untyped: their overloads do not fit argument lists built at run time. */
+type Untyped = Record<string, (...args: Array<string | number | Buffer>) => Promise<unknown>>;
+type ScriptArg = string | Buffer | number;
+type Raw = unknown;
+
+export class RedisPort {
+  readonly mode: 'standalone' | 'cluster';
+  readonly #client: Client;
+
+  constructor(client: Client) {
+    this.#client = client;
+    this.mode = client instanceof Cluster ? 'cluster' : 'standalone';
+    for (const [name, lua] of Object.entries(scripts)) client.defineCommand(name, { lua });
+  }
+
+  /** 'ready' while commands can be sent; anything else means they fail with REDIS_UNAVAILABLE. */
+  get status(): string {
+    return this.#client.status;
+  }
+
+  /**
+   * Named commands only: ioredis's `call`/`callBuffer` lose the command name under auto-pipelining.
+   */
+  #command(name: string, ...args: Array<string | number | Buffer>): Promise<unknown> {
+    return (this.#client as unknown as Untyped)[name]!(...args);
+  }
+
+  async #run<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      throw toReboundError(err);
+    }
+  }
+
+  ping(): Promise<void> {
+    return this.#run(async () => {
+      if (this.#client instanceof Cluster) await Promise.all(this.#client.nodes('master').map((node) => node.ping()));
+      else await this.#client.ping();
+    });
+  }
+
+  xadd(key: string, data: Buffer): Promise<string> {
+    return this.#run(async () => (await this.#client.xadd(key, '*', 'd', data)) as string);
+  }
+
+  /** Appends entries to several streams at once (pipelined per node); resolves with their ids. */
+  xaddMany(appends: ReadonlyArray<{ key: string; data: Buffer }>): Promise<string[]> {
+    return this.#run(() => Promise.all(appends.map(({ key, data }) => this.#client.xadd(key, '*', 'd', data) as Promise<string>)));
+  }
+
+  /** Creates a consumer group (and the stream); false when it exists already. */
+  async xgroupCreate(key: string, group: string, startId = '0'): Promise<boolean> {
+    return Number(await this.script('reboundGroupCreate', [key], [group, startId])) === 1;
+  }
+
+  /** XREADGROUP on one stream: `>` for new entries, `0` for this consumer's pending ones. */
+  xreadgroup(key: string, group: string, consumer: string, id: string, count: number): Promise<StreamEntry[]> {
+    return this.#run(async () => {
+      const reply = (await this.#command('xreadgroupBuffer', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, id)) as Raw;
+      if (!Array.isArray(reply) || reply.length === 0) return [];
+      return parseEntries((reply[0] as Raw[])[1]);
+    });
+  }
+
+  xpendingIdle(key: string, group: string, minIdleMs: number, count: number): Promise<PendingEntry[]> {
+    return this.#run(async () => {
+      const reply = (await this.#command('xpending', key, group, 'IDLE', minIdleMs, '-', '+', count)) as Raw[];
+      return reply.map((row) => {
+        const [id, consumer, idle, deliveries] = row as [string, string, number, number];
+        return { id, consumer, idleMs: Number(idle), deliveries: Number(deliveries) };
+      });
+    });
+  }
+
+  /** Takes over entries idle for at least minIdleMs; entries deleted meanwhile are not returned. */
+  xclaim(key: string, group: string, consumer: string, minIdleMs: number, ids: readonly string[]): Promise<StreamEntry[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.#run(async () => parseEntries(await this.#command('xclaimBuffer', key, group, consumer, minIdleMs, ...ids)));
+  }
+
+  xrange(key: string, start = '-', end = '+', count?: number): Promise<StreamEntry[]> {
+    const extra = count === undefined ? [] : ['COUNT', count];
+    return this.#run(async () => parseEntries(await this.#command('xrangeBuffer', key, start, end, ...extra)));
+  }
+
+  xrangeRecords(key: string, start = '-', end = '+', count = 1000): Promise<StreamRecord[]> {
+    return this.#run(async () => {
+      const raw = (await this.#command('xrangeBuffer', key, start, end, 'COUNT', count)) as Array<[Buffer, Buffer[]]>;
+      return raw.map(([id, flat]) => {
+        const fields: Record<string, string> = {};
+        let data: Buffer | undefined;
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const name = String(flat[i]);
+          if (name === 'd') data = flat[i + 1];
+          else fields[name] = String(flat[i + 1]);
+        }
+        return { id: String(id), data, fields };
+      });
+    });
+  }
+
+  xlen(key: string): Promise<number> {
+    return this.#run(() => this.#client.xlen(key));
+  }
+
+  async xinfoGroups(key: string): Promise<GroupInfo[]> {
+    const reply = (await this.script('reboundGroupsInfo', [key], [])) as Raw[];
+    return reply.map((row) => {
+      const info = pairs(row as Raw[]);
+      return {
+        name: String(info.name),
+        consumers: Number(info.consumers),
+        pending: Number(info.pending),
+        lastDeliveredId: String(info['last-delivered-id']),
+        lag: info.lag === null || info.lag === undefined ? null : Number(info.lag),
+      };
+    });
+  }
+
+  /** Oldest pending entry of a group and its idle time, or null when nothing is pending. */
+  oldestPending(key: string, group: string): Promise<PendingEntry | null> {
+    return this.#run(async () => (await this.xpendingIdle(key, group, 0, 1))[0] ?? null);
+  }
+
+  /** Runs one of the Lua scripts of ./lua (EVALSHA with a NOSCRIPT fallback, by ioredis). */
+  script(name: ScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
+    return this.#run(() => (this.#client as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>)[name]!(keys.length, ...keys, ...args));
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.#run(() => this.#client.get(key));
+  }
+
+  /** SET NX; resolves with the value that is stored afterwards (ours or the existing one). */
+  setIfAbsent(key: string, value: string): Promise<string> {
+    return this.#run(async () => {
+      const ok = await this.#client.set(key, value, 'NX');
+      return ok === 'OK' ? value : ((await this.#client.get(key)) ?? value);
+    });
+  }
+
+  info(section: string): Promise<string> {
+    return this.#run(async () => {
+      if (this.#client instanceof Cluster) {
+        const nodes = this.#client.nodes('master');
+        return (await Promise.all(nodes.map((node) => node.info(section)))).join('\n');
+      }
+      return this.#client.info(section);
+    });
+  }
+
+  /** Keys of one pattern on every node (SCAN; for tooling and tests, never on a hot path). */
+  async scanKeys(pattern: string): Promise<string[]> {
+    const nodes: Redis[] = this.#client instanceof Cluster ? this.#client.nodes('master') : [this.#client];
+    const found = new Set<string>();
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.#run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+        cursor = next;
+        for (const key of keys) found.add(key);
+      } while (cursor !== '0');
+    }
+    return [...found];
+  }
+
+  /** A second connection to the same server(s), e.g. for blocking reads. */
+  duplicate(name: string): Promise<RedisPort> {
+    const copy = this.#client.duplicate();
+    return waitReady(copy, name, 10_000);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.disconnect();
+    }
+  }
+}
+
+function pairs(row: Raw[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < row.length; i += 2) out[String(row[i])] = row[i + 1];
+  return out;
+}
+
+function parseEntries(raw: Raw): StreamEntry[] {
+  if (!Array.isArray(raw)) return [];
+  const entries: StreamEntry[] = [];
+  for (const item of raw as Raw[]) {
+    if (!Array.isArray(item)) continue;
+    const [id, fields] = item as [Buffer, Buffer[] | null];
+    let data: Buffer | undefined;
+    if (Array.isArray(fields)) {
+      for (let i = 0; i + 1 < fields.length; i += 2) if (String(fields[i]) === 'd') data = fields[i + 1];
+    }
+    entries.push({ id: String(id), data });
+  }
+  return entries;
+}
+
+function parseHostPort(seed: string): { host: string; port: number } {
+  const at = seed.lastIndexOf(':');
+  return { host: seed.slice(0, at), port: Number(seed.slice(at + 1)) };
+}
+
+const reconnect = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000);
+
+function waitReady(client: Client, name: string, timeoutMs: number): Promise<RedisPort> {
+  return new Promise((resolve, reject) => {
+    let lastError: unknown;
+    const onError = (err: unknown): void => {
+      lastError = err;
+    };
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      client.disconnect();
+      const detail = lastError instanceof Error ? `: ${lastError.message}` : '';
+      reject(new ReboundError('REDIS_UNAVAILABLE', `cannot reach Redis (${name}) within ${timeoutMs} ms${detail}`, { cause: lastError }));
+    }, timeoutMs);
+    function onReady(): void {
+      clearTimeout(timer);
+      resolve(new RedisPort(client));
+    }
+    // Errors are reported through commands and status; an 'error' listener keeps ioredis from
+    // printing "Unhandled error event" on every failed reconnect.
+    client.on('error', onError);
+    client.once('ready', onReady);
+  });
+}
+
+/** Connects to a single node (`url`) or a Cluster (`cluster` seeds) and waits until it is ready. */
+export function connectRedis(target: RedisTarget, { connectTimeoutMs, name }: ConnectOptions): Promise<RedisPort> {
+  const common: RedisOptions = {
+    connectionName: name,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: null,
+    connectTimeout: Math.min(connectTimeoutMs, 10_000),
+    retryStrategy: reconnect,
+  };
+  if (target.cluster && target.cluster.length > 0) {
+    const { retryStrategy: _omit, ...redisOptions } = common;
+    const cluster = new Cluster(target.cluster.map(parseHostPort), {
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      // ioredis takes a script's numkeys for its key when auto-pipelining in a cluster.
+      autoPipeliningIgnoredCommands: Object.keys(scripts),
+      clusterRetryStrategy: reconnect,
+      slotsRefreshTimeout: 2000,
+      redisOptions: { ...redisOptions, enableOfflineQueue: false } as Omit<RedisOptions, 'enableOfflineQueue'>,
+    });
+    return waitReady(cluster, name, connectTimeoutMs);
+  }
+  if (!target.url) throw new ReboundError('REDIS_UNAVAILABLE', 'no Redis URL or cluster seeds given');
+  return waitReady(new Redis(target.url, { ...common, enableAutoPipelining: true }), name, connectTimeoutMs);
+}

@@ -1,0 +1,65 @@
+// The one key builder. Every key of a partition carries the same Redis Cluster hash tag
+// ({p7}), so a partition lives on one shard and multi-key scripts work inside it.
+
+/** Logical stream names: `hits`, `fired`, `out:email`, … (what flows between stages). */
+export type StreamName = string;
+
+/** FNV-1a over UTF-16 code units: fast, stable across processes and versions. */
+export function hashString(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** MurmurHash3's finaliser: FNV-1a's low bits depend on few input bits; partitions use low bits. */
+function mix(hash: number): number {
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) >>> 0;
+}
+
+export class Keys {
+  readonly prefix: string;
+  readonly partitions: number;
+  readonly #tags: string[];
+
+  constructor(prefix: string, partitions: number) {
+    this.prefix = prefix;
+    this.partitions = partitions;
+    this.#tags = Array.from({ length: partitions }, (_, p) => `${prefix}:{p${p}}`);
+  }
+
+  /** The partition of a visitor (or of any routing key). */
+  partitionOf(routingKey: string): number {
+    return mix(hashString(routingKey)) % this.partitions;
+  }
+
+  /** All partition numbers, 0 … P-1. */
+  allPartitions(): number[] {
+    return Array.from({ length: this.partitions }, (_, p) => p);
+  }
+
+  stream(partition: number, name: StreamName): string {
+    return `${this.#tags[partition]}:${name}`;
+  }
+
+  /** The dead-letter stream of one stream of a partition. */
+  deadLetters(partition: number, name: StreamName): string {
+    return `${this.#tags[partition]}:dlq:${name}`;
+  }
+
+  /** Last error of each failing entry of a consumer group, kept until it succeeds or is dead-lettered. */
+  stageErrors(partition: number, name: StreamName, group: string): string {
+    return `${this.#tags[partition]}:errors:${name}:${group}`;
+  }
+
+  /** Installation-wide metadata (partition count, versions). */
+  meta(): string {
+    return `${this.prefix}:meta`;
+  }
+}

@@ -1,0 +1,17 @@
+// The Lua scripts of ./lua, read once at load time. File names are `name-<numKeys>.lua`, or
+// `name.lua` when the number of keys varies; each file's header states its KEYS and ARGV.
+import { readFileSync } from 'node:fs';
+
+function load(file: string): string {
+  return readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
+}
+
+export const scripts = {
+  reboundCommit: load('commit.lua'),
+  reboundDeadLetter: load('dead-letter-3.lua'),
+  reboundTrim: load('trim-1.lua'),
+  reboundGroupCreate: load('group-create-1.lua'),
+  reboundGroupsInfo: load('groups-info-1.lua'),
+};
+
+export type ScriptName = keyof typeof scripts;

@@ -1,0 +1,304 @@
+// The stage runtime: one consumer of one stage over the partitions this process serves.
+// Reads each partition's own pending entries first, then new ones; keeps at most one batch per
+// partition and `maxInFlight` batches in all; commits each batch atomically (commit.ts); every
+// `recoverEvery` claims entries idle over `claimIdle` (from crashed or stuck consumers, or that
+// failed here) and dead-letters those delivered `maxDeliveries` times; every `trimEvery` trims
+// what all groups have acknowledged. Redis failures back off (jittered) and never end the loop.
+// File is long-ish because the loop, its recovery and its shutdown share the in-flight state.
+import { sleep } from '../../core/clock.js';
+import { decode } from '../../core/codec.js';
+import { ReboundError, asReboundError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import type { RedisPort, StreamEntry } from '../../core/redis/client.js';
+import type { Keys } from '../../core/redis/keys.js';
+import { redisErrorKind } from '../../core/redis/reply-errors.js';
+import { backoffDelay, retry } from '../../core/retry.js';
+import { commitBatch, deadLetter, errorText, type CommitTarget, type Failure, type Success } from './commit.js';
+import { fail, type ItemResult, type StageDefinition, type StageItem } from './stage.js';
+import { stageMetrics, type StageMetrics } from './stage-metrics.js';
+
+export interface RunnerSettings {
+  batchSize: number;
+  maxInFlight: number;
+  claimIdleMs: number;
+  maxDeliveries: number;
+  idlePollMs: number;
+  recoverEveryMs: number;
+  trimEveryMs: number;
+}
+
+export interface RunnerContext {
+  redis: RedisPort;
+  keys: Keys;
+  consumer: string;
+  partitions: readonly number[];
+  settings: RunnerSettings;
+  logger: Logger;
+}
+
+const redisBackoff = { baseMs: 50, capMs: 2000 };
+
+export class StageRunner<T = unknown> {
+  readonly #stage: StageDefinition<T>;
+  readonly #ctx: RunnerContext;
+  readonly #metrics: StageMetrics;
+  readonly #stop = new AbortController();
+  readonly #inFlight = new Map<number, Promise<void>>();
+  /** Per partition whose own pending entries (from before a restart) are still to read: the id to read after. */
+  readonly #ownPending: Map<number, string>;
+  #loop: Promise<void> | undefined;
+  #recovering: Promise<void> = Promise.resolve();
+  #timers: NodeJS.Timeout[] = [];
+  #cursor = 0;
+
+  constructor(stage: StageDefinition<T>, ctx: RunnerContext) {
+    this.#stage = stage;
+    this.#ctx = ctx;
+    this.#metrics = stageMetrics(stage.name);
+    this.#ownPending = new Map(ctx.partitions.map((p) => [p, '0']));
+  }
+
+  get name(): string {
+    return this.#stage.name;
+  }
+
+  async start(): Promise<void> {
+    await this.#ensureGroups(this.#ctx.partitions);
+    this.#loop = this.#run();
+    const { recoverEveryMs, trimEveryMs } = this.#ctx.settings;
+    this.#timers.push(setInterval(() => this.#startRecovery(), recoverEveryMs).unref());
+    this.#timers.push(setInterval(() => void this.#trim(), trimEveryMs).unref());
+  }
+
+  /** Stops reading, lets in-flight batches commit, then resolves. Idempotent. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    for (const timer of this.#timers) clearInterval(timer);
+    await this.#loop;
+    await this.#recovering;
+    await Promise.all(this.#inFlight.values());
+  }
+
+  #target(partition: number): CommitTarget {
+    const { redis, keys } = this.#ctx;
+    return { redis, keys, partition, input: this.#stage.input, group: this.#stage.name };
+  }
+
+  async #ensureGroups(partitions: readonly number[]): Promise<void> {
+    const { redis, keys } = this.#ctx;
+    await Promise.all(partitions.map((p) => redis.xgroupCreate(keys.stream(p, this.#stage.input), this.#stage.name, '0')));
+  }
+
+  async #run(): Promise<void> {
+    const { settings } = this.#ctx;
+    let idleRounds = 0;
+    let failures = 0;
+    while (!this.#stop.signal.aborted) {
+      if (this.#inFlight.size >= settings.maxInFlight) {
+        await Promise.race(this.#inFlight.values());
+        continue;
+      }
+      const free = this.#freePartitions(settings.maxInFlight - this.#inFlight.size);
+      if (free.length === 0) {
+        await Promise.race(this.#inFlight.values());
+        continue;
+      }
+      let reads: StreamEntry[][];
+      try {
+        reads = await Promise.all(free.map((p) => this.#read(p)));
+        failures = 0;
+      } catch (err) {
+        failures++;
+        await this.#onReadError(err, failures);
+        continue;
+      }
+      let found = false;
+      reads.forEach((entries, i) => {
+        if (entries.length === 0) return;
+        found = true;
+        const partition = free[i] as number;
+        this.#launch(partition, () => this.#handle(partition, entries, undefined));
+      });
+      if (found || this.#inFlight.size > 0) idleRounds = 0;
+      if (!found) {
+        idleRounds++;
+        await sleep(Math.min(settings.idlePollMs, 2 ** idleRounds), this.#stop.signal);
+      }
+    }
+  }
+
+  /** Up to `count` partitions without a batch in flight, starting where the last round stopped. */
+  #freePartitions(count: number): number[] {
+    const { partitions } = this.#ctx;
+    const free: number[] = [];
+    for (let i = 0; i < partitions.length && free.length < count; i++) {
+      const p = partitions[(this.#cursor + i) % partitions.length] as number;
+      if (!this.#inFlight.has(p)) free.push(p);
+    }
+    this.#cursor = (this.#cursor + 1) % partitions.length;
+    return free;
+  }
+
+  async #read(partition: number): Promise<StreamEntry[]> {
+    const { redis, keys, consumer, settings } = this.#ctx;
+    const key = keys.stream(partition, this.#stage.input);
+    const after = this.#ownPending.get(partition);
+    if (after !== undefined) {
+      const pending = await redis.xreadgroup(key, this.#stage.name, consumer, after, settings.batchSize);
+      const last = pending[pending.length - 1];
+      if (last) {
+        this.#ownPending.set(partition, last.id);
+        return pending;
+      }
+      this.#ownPending.delete(partition);
+    }
+    return redis.xreadgroup(key, this.#stage.name, consumer, '>', settings.batchSize);
+  }
+
+  async #onReadError(err: unknown, failures: number): Promise<void> {
+    if (redisErrorKind(err) === 'noGroup' || (err instanceof ReboundError && redisErrorKind(err.cause) === 'noGroup')) {
+      // The stream was deleted or Redis lost its data: recreate the groups and carry on.
+      this.#ctx.logger.warn({ stage: this.name }, 'consumer group missing; recreating it');
+      await this.#ensureGroups(this.#ctx.partitions).catch(() => undefined);
+      return;
+    }
+    if (failures === 1) this.#ctx.logger.warn({ stage: this.name, err: asReboundError(err).message }, 'read failed; backing off');
+    await sleep(backoffDelay(failures, redisBackoff), this.#stop.signal);
+  }
+
+  #launch(partition: number, work: () => Promise<void>): void {
+    this.#metrics.inFlight.inc();
+    const done = work()
+      .catch((err: unknown) => this.#ctx.logger.error({ stage: this.name, err: asReboundError(err).message }, 'batch abandoned; it will be claimed again'))
+      .finally(() => {
+        this.#inFlight.delete(partition);
+        this.#metrics.inFlight.dec();
+      });
+    this.#inFlight.set(partition, done);
+  }
+
+  /**
+   * Processes and commits one batch. `deliveries` is known for claimed entries; new entries
+   * were delivered once; own pending entries read at start count as redeliveries.
+   */
+  async #handle(partition: number, entries: StreamEntry[], deliveries: Map<string, number> | undefined): Promise<void> {
+    const started = performance.now();
+    const redelivered = deliveries !== undefined || this.#ownPending.has(partition);
+    const items: StageItem<T>[] = [];
+    const undecodable: Failure[] = [];
+    for (const entry of entries) {
+      const count = deliveries?.get(entry.id) ?? 1;
+      try {
+        if (entry.data === undefined) throw new ReboundError('CODEC_DECODE_FAILED', 'stream entry has no data field');
+        items.push({ id: entry.id, value: decode<T>(entry.data), deliveries: count });
+      } catch (err) {
+        undecodable.push({ id: entry.id, error: asReboundError(err, 'CODEC_DECODE_FAILED') });
+      }
+    }
+    const results = items.length > 0 ? await this.#process(items, partition) : [];
+    if (results === undefined) return; // stopping with a batch that cannot be processed: left pending
+    const successes: Success[] = [];
+    const failures: Failure[] = [];
+    const exhausted: Array<Failure & { deliveries: number }> = [...undecodable.map((f) => ({ ...f, deliveries: 1 }))];
+    items.forEach((item, i) => {
+      const result = results[i] as ItemResult;
+      if (result.ok) successes.push({ id: item.id, outputs: result.outputs, clearError: redelivered });
+      else if (!result.error.retriable || item.deliveries >= this.#ctx.settings.maxDeliveries) exhausted.push({ id: item.id, error: result.error, deliveries: item.deliveries });
+      else failures.push({ id: item.id, error: result.error });
+    });
+    const committed = await this.#withRedis(() => commitBatch(this.#target(partition), successes, failures));
+    if (committed === undefined) return;
+    for (const failure of exhausted) await this.#deadLetter(partition, failure.id, failure.deliveries, errorText(failure.error));
+    this.#metrics.entries.ok.inc(committed);
+    this.#metrics.entries.duplicate.inc(successes.length - committed);
+    this.#metrics.entries.failed.inc(failures.length);
+    this.#metrics.seconds.observe((performance.now() - started) / 1000);
+  }
+
+  /**
+   * The stage's results; undefined when stopping meanwhile. A batch that throws because Redis
+   * is unavailable is retried whole; one that throws for any other reason is split into single
+   * items, so that one poison entry fails alone and the rest of its batch goes on.
+   */
+  async #process(items: StageItem<T>[], partition: number): Promise<ItemResult[] | undefined> {
+    return this.#withRedis(async () => {
+      try {
+        const results = await this.#stage.process(items, partition);
+        if (results.length !== items.length) throw new Error(`stage ${this.name} returned ${results.length} results for ${items.length} items`);
+        return results;
+      } catch (err) {
+        const error = asReboundError(err);
+        if (error.code === 'REDIS_UNAVAILABLE') throw error;
+        if (items.length === 1) return [fail(error)];
+        const results: ItemResult[] = [];
+        for (const item of items) results.push(...((await this.#process([item], partition)) ?? [fail(error)]));
+        return results;
+      }
+    });
+  }
+
+  /** Runs an operation until it succeeds (backing off) or the runner stops. */
+  async #withRedis<R>(operation: () => Promise<R>): Promise<R | undefined> {
+    try {
+      return await retry(operation, {
+        ...redisBackoff,
+        attempts: Infinity,
+        signal: this.#stop.signal,
+        onRetry: (err, attempt) => {
+          this.#metrics.retries.inc();
+          if (attempt === 1) this.#ctx.logger.warn({ stage: this.name, err: asReboundError(err).message }, 'batch attempt failed; retrying');
+        },
+      });
+    } catch (err) {
+      if (this.#stop.signal.aborted) return undefined;
+      throw err;
+    }
+  }
+
+  async #deadLetter(partition: number, id: string, deliveries: number, error: string): Promise<void> {
+    const moved = await this.#withRedis(() => deadLetter(this.#target(partition), id, deliveries, error));
+    if (moved) {
+      this.#metrics.entries.dead_lettered.inc();
+      this.#ctx.logger.warn({ stage: this.name, partition, id, deliveries, error }, 'entry moved to the dead-letter stream');
+    }
+  }
+
+  #startRecovery(): void {
+    if (this.#stop.signal.aborted) return;
+    this.#recovering = this.#recovering.then(() => this.#recover()).catch((err: unknown) => {
+      this.#ctx.logger.warn({ stage: this.name, err: asReboundError(err).message }, 'recovery round failed');
+    });
+  }
+
+  /** Dead-letters exhausted entries and claims idle ones, partition by partition. */
+  async #recover(): Promise<void> {
+    const { redis, keys, consumer, partitions, settings } = this.#ctx;
+    for (const partition of partitions) {
+      if (this.#stop.signal.aborted) return;
+      const key = keys.stream(partition, this.#stage.input);
+      const idle = await redis.xpendingIdle(key, this.#stage.name, settings.claimIdleMs, settings.batchSize);
+      if (idle.length === 0) continue;
+      const deliveries = new Map<string, number>();
+      for (const entry of idle) {
+        if (entry.deliveries >= settings.maxDeliveries) {
+          const fallback = `STAGE_DELIVERIES_EXCEEDED: delivered ${entry.deliveries} times without being acknowledged`;
+          await this.#deadLetter(partition, entry.id, entry.deliveries, fallback);
+        } else deliveries.set(entry.id, entry.deliveries + 1);
+      }
+      const claimed = await redis.xclaim(key, this.#stage.name, consumer, settings.claimIdleMs, [...deliveries.keys()]);
+      if (claimed.length === 0) continue;
+      await this.#inFlight.get(partition);
+      if (this.#stop.signal.aborted) return;
+      await this.#handle(partition, claimed, deliveries);
+    }
+  }
+
+  async #trim(): Promise<void> {
+    const { redis, keys, partitions } = this.#ctx;
+    try {
+      await Promise.all(partitions.map((p) => redis.script('reboundTrim', [keys.stream(p, this.#stage.input)], [])));
+    } catch (err) {
+      this.#ctx.logger.debug({ stage: this.name, err: asReboundError(err).message }, 'trim skipped');
+    }
+  }
+}
