@@ -24,7 +24,7 @@ export async function bootstrap(config: Readonly<ReboundConfig>, logger: Logger,
   if (!config.redis.url && config.redis.cluster.length === 0) {
     const embedded = await startEmbeddedRedis({ dataDir: config.dataDir, ...config.redis.embedded });
     lifecycle.onShutdown('embedded redis-server', () => embedded.stop());
-    logger.info({ url: embedded.url, dir: embedded.dir, pid: embedded.pid }, 'embedded redis-server started');
+    logger.info({ url: embedded.url, dir: embedded.dir, redisPid: embedded.pid }, 'embedded redis-server started');
     target = { url: embedded.url };
   }
   const redis = await connectRedis(target, { connectTimeoutMs: config.redis.connectTimeout, name: 'rebound' });

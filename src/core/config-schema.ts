@@ -60,6 +60,14 @@ const ingestSchema = z
     port: port.default(8080),
     maxLag: z.number().int().min(1).default(1_000_000),
     maxRedisMemoryRatio: ratio.default(0.9),
+    maxBodyBytes: z.number().int().min(1024).default(5_242_880),
+    maxInFlightBytes: z.number().int().min(65_536).default(67_108_864),
+    maxConnectionInFlightBytes: z.number().int().min(65_536).default(8_388_608),
+    requestTimeout: duration('10s'),
+    idleTimeout: duration('120s'),
+    flushHits: z.number().int().min(1).max(100_000).default(2000),
+    sourcesPoll: duration('1s'),
+    overloadSample: duration('1s'),
   })
   .strict()
   .default({});

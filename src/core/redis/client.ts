@@ -180,6 +180,25 @@ export class RedisPort {
     return this.#run(() => this.#client.get(key));
   }
 
+  hgetall(key: string): Promise<Record<string, string>> {
+    return this.#run(() => this.#client.hgetall(key));
+  }
+
+  hset(key: string, field: string, value: string): Promise<void> {
+    return this.#run(async () => {
+      await this.#client.hset(key, field, value);
+    });
+  }
+
+  /** Resolves true when the field existed. */
+  hdel(key: string, field: string): Promise<boolean> {
+    return this.#run(async () => (await this.#client.hdel(key, field)) === 1);
+  }
+
+  incr(key: string): Promise<number> {
+    return this.#run(() => this.#client.incr(key));
+  }
+
   /** SET NX; resolves with the value that is stored afterwards (ours or the existing one). */
   setIfAbsent(key: string, value: string): Promise<string> {
     return this.#run(async () => {
@@ -199,13 +218,14 @@ export class RedisPort {
   }
 
   /** Keys of one pattern on every node (SCAN; for tooling and tests, never on a hot path). */
-  async scanKeys(pattern: string): Promise<string[]> {
+  async scanKeys(pattern: string, type?: 'stream' | 'hash' | 'string' | 'zset' | 'set'): Promise<string[]> {
+    const typeArgs = type === undefined ? [] : ['TYPE', type];
     const nodes: Redis[] = this.#client instanceof Cluster ? this.#client.nodes('master') : [this.#client];
     const found = new Set<string>();
     for (const node of nodes) {
       let cursor = '0';
       do {
-        const [next, keys] = await this.#run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+        const [next, keys] = (await this.#run(() => (node as unknown as Untyped).scan!(cursor, 'MATCH', pattern, 'COUNT', 1000, ...typeArgs))) as [string, string[]];
         cursor = next;
         for (const key of keys) found.add(key);
       } while (cursor !== '0');
@@ -284,7 +304,9 @@ export function connectRedis(target: RedisTarget, { connectTimeoutMs, name }: Co
   const common: RedisOptions = {
     connectionName: name,
     enableOfflineQueue: false,
-    maxRetriesPerRequest: null,
+    // A command in flight when the connection drops fails too (it is not silently held until
+    // Redis returns): ingest answers 503 at once, stages back off and retry idempotently.
+    maxRetriesPerRequest: 0,
     connectTimeout: Math.min(connectTimeoutMs, 10_000),
     retryStrategy: reconnect,
   };

@@ -4,7 +4,7 @@
 // server left behind by a Rebound that was killed is found by its pid file and stopped at the
 // next start.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, accessSync, constants } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, accessSync, constants, writeFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { sleep } from '../clock.js';
@@ -125,15 +125,30 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
     }
     await sleep(50);
   }
+  const url = `redis://127.0.0.1:${port}`;
+  writeFileSync(join(dir, 'endpoint'), `${url}\n`);
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url,
     port,
     pid: child.pid as number,
     dir,
     async stop() {
       process.off('exit', killOnExit);
+      rmSync(join(dir, 'endpoint'), { force: true });
       child.kill('SIGTERM');
       if (!(await waitExit(child, 10_000))) child.kill('SIGKILL');
     },
   };
+}
+
+/** The URL of the embedded server a running `rebound start` uses, so that other commands find it. */
+export function findEmbeddedRedis(dataDir: string): string | undefined {
+  const dir = resolve(dataDir, 'redis');
+  try {
+    const pid = Number(readFileSync(join(dir, 'redis.pid'), 'utf8').trim());
+    if (!isRedisProcess(pid)) return undefined;
+    return readFileSync(join(dir, 'endpoint'), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }

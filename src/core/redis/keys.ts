@@ -58,6 +58,16 @@ export class Keys {
     return `${this.#tags[partition]}:errors:${name}:${group}`;
   }
 
+  /** Definitions of one kind (`sources`, …): a hash, field = definition id, value = JSON. */
+  definitions(kind: string): string {
+    return `${this.prefix}:defs:${kind}`;
+  }
+
+  /** Counter INCR'ed on every definition change; processes poll it and reload when it moves. */
+  definitionsVersion(): string {
+    return `${this.prefix}:defs:version`;
+  }
+
   /** Installation-wide metadata (partition count, versions). */
   meta(): string {
     return `${this.prefix}:meta`;

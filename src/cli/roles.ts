@@ -1,0 +1,20 @@
+// The roles of SPEC §1 and what starts each. A role module registers its own shutdown steps
+// with the runtime's lifecycle. A role whose capability has not landed yet is null: asking for
+// it explicitly is refused with exit 2, and `start` without --roles runs the ones that exist.
+import type { Runtime } from '../core/bootstrap.js';
+
+export const roleNames = ['ingest', 'detect', 'campaign', 'deliver', 'admin'] as const;
+export type RoleName = (typeof roleNames)[number];
+export type RoleStarter = (runtime: Runtime) => Promise<void>;
+
+export const roleStarters: Record<RoleName, RoleStarter | null> = {
+  ingest: null,
+  detect: null,
+  campaign: null,
+  deliver: null,
+  admin: null,
+};
+
+export function availableRoles(): RoleName[] {
+  return roleNames.filter((name) => roleStarters[name] !== null);
+}

@@ -1,0 +1,40 @@
+// `rebound start`: load the configuration, bootstrap Redis (embedded when none is configured),
+// serve /metrics, run the chosen roles, and drain on SIGTERM/SIGINT.
+import { bootstrap, exitOnSignals } from '../core/bootstrap.js';
+import { loadConfig } from '../core/config.js';
+import { ReboundError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import { startMetricsServer } from '../core/metrics-server.js';
+import { availableRoles, roleNames, roleStarters, type RoleName } from './roles.js';
+
+export interface StartOptions {
+  roles?: string;
+  config?: string;
+}
+
+export function parseRoles(text: string | undefined): RoleName[] {
+  if (text === undefined) return availableRoles();
+  const asked = text.split(',').map((role) => role.trim()).filter(Boolean);
+  const unknown = asked.filter((role) => !(roleNames as readonly string[]).includes(role));
+  if (unknown.length > 0 || asked.length === 0) {
+    throw new ReboundError('CLI_ROLE_UNKNOWN', `unknown role ${unknown.map((r) => `"${r}"`).join(', ') || '(none given)'}; valid roles: ${roleNames.join(', ')}`);
+  }
+  const missing = asked.filter((role) => roleStarters[role as RoleName] === null);
+  if (missing.length > 0) {
+    throw new ReboundError('CLI_ROLE_UNKNOWN', `role ${missing.join(', ')} is not available in this build; available: ${availableRoles().join(', ') || 'none yet'}`);
+  }
+  return asked as RoleName[];
+}
+
+export async function start(options: StartOptions): Promise<void> {
+  const config = loadConfig(options.config === undefined ? {} : { file: options.config });
+  const roles = parseRoles(options.roles);
+  const logger = createLogger(config.log.level);
+  const runtime = await bootstrap(config, logger);
+  exitOnSignals(runtime.lifecycle, config.shutdownTimeout, logger);
+  const metrics = await startMetricsServer(config.metrics.host, config.metrics.port);
+  runtime.lifecycle.onShutdown('metrics server', () => metrics.close());
+  logger.info({ url: metrics.url }, 'metrics at /metrics');
+  for (const role of roles) await (roleStarters[role] as NonNullable<(typeof roleStarters)[RoleName]>)(runtime);
+  logger.info({ roles, dataDir: config.dataDir }, roles.length > 0 ? 'Rebound started' : 'Rebound started with no role available yet');
+}
