@@ -54,7 +54,7 @@ export class StageRunner<T = unknown> {
   constructor(stage: StageDefinition<T>, ctx: RunnerContext) {
     this.#stage = stage;
     this.#ctx = ctx;
-    this.#metrics = stageMetrics(stage.name);
+    this.#metrics = stageMetrics(stage.name, stage.input);
     this.#ownPending = new Map(ctx.partitions.map((p) => [p, '0']));
   }
 
@@ -67,7 +67,7 @@ export class StageRunner<T = unknown> {
     this.#loop = this.#run();
     const { recoverEveryMs, trimEveryMs } = this.#ctx.settings;
     this.#timers.push(setInterval(() => this.#startRecovery(), recoverEveryMs).unref());
-    this.#timers.push(setInterval(() => void this.#trim(), trimEveryMs).unref());
+    this.#timers.push(setInterval(() => void this.#trimAndMeasure(), trimEveryMs).unref());
   }
 
   /** Stops reading, lets in-flight batches commit, then resolves. Idempotent. */
@@ -183,6 +183,7 @@ export class StageRunner<T = unknown> {
    */
   async #handle(partition: number, entries: StreamEntry[], deliveries: Map<string, number> | undefined): Promise<void> {
     const started = performance.now();
+    this.#metrics.received.inc(entries.length);
     const redelivered = deliveries !== undefined || this.#ownPending.has(partition);
     const items: StageItem<T>[] = [];
     const undecodable: Failure[] = [];
@@ -293,10 +294,15 @@ export class StageRunner<T = unknown> {
     }
   }
 
-  async #trim(): Promise<void> {
+  /** Trims the input streams and refreshes the lag and pending gauges of this stage's group. */
+  async #trimAndMeasure(): Promise<void> {
     const { redis, keys, partitions } = this.#ctx;
     try {
-      await Promise.all(partitions.map((p) => redis.script('reboundTrim', [keys.stream(p, this.#stage.input)], [])));
+      const streams = partitions.map((p) => keys.stream(p, this.#stage.input));
+      await Promise.all(streams.map((key) => redis.script('reboundTrim', [key], [])));
+      const groups = (await Promise.all(streams.map((key) => redis.xinfoGroups(key)))).flat().filter((g) => g.name === this.#stage.name);
+      this.#metrics.lag.set(groups.reduce((sum, g) => sum + (g.lag ?? 0), 0));
+      this.#metrics.pending.set(groups.reduce((sum, g) => sum + g.pending, 0));
     } catch (err) {
       this.#ctx.logger.debug({ stage: this.name, err: asReboundError(err).message }, 'trim skipped');
     }
