@@ -65,6 +65,12 @@ describe('rebound start', () => {
     expect(run.output()).toContain('REDIS_UNAVAILABLE: cannot reach Redis');
   });
 
+  it('exits 2 with install instructions when no redis-server is on the PATH', async () => {
+    const run = rebound(['start'], { PATH: '/nonexistent', REBOUND_DATA_DIR: tmpdir() });
+    expect(await run.code).toBe(2);
+    expect(run.output()).toMatch(/REDIS_BINARY_MISSING: redis-server was not found on PATH\. Install Redis ≥ 7 \(Debian\/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis\)/);
+  });
+
   it('exits 2 naming the valid roles when a role is unknown', async () => {
     const run = rebound(['start', '--roles', 'detect,bogus'], {});
     expect(await run.code).toBe(2);
