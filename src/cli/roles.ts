@@ -2,13 +2,14 @@
 // with the runtime's lifecycle. A role whose capability has not landed yet is null: asking for
 // it explicitly is refused with exit 2, and `start` without --roles runs the ones that exist.
 import type { Runtime } from '../core/bootstrap.js';
+import { startIngest } from '../ingest/role.js';
 
 export const roleNames = ['ingest', 'detect', 'campaign', 'deliver', 'admin'] as const;
 export type RoleName = (typeof roleNames)[number];
 export type RoleStarter = (runtime: Runtime) => Promise<void>;
 
 export const roleStarters: Record<RoleName, RoleStarter | null> = {
-  ingest: null,
+  ingest: startIngest,
   detect: null,
   campaign: null,
   deliver: null,

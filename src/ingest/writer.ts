@@ -1,0 +1,117 @@
+// The micro-batching writer: hits of concurrent requests are grouped per partition and appended
+// as ONE stream entry per partition per flush (`d` = msgpack array of hits). A flush happens when
+// `flushHits` hits wait, or at the end of the current event-loop turn (setImmediate, ~1 ms).
+// Invariant: one request's hits of one partition always travel in the same entry, and a request
+// resolves only when every entry carrying its hits has been acknowledged by Redis. If one of its
+// entries fails, the request is rejected (503) even if others were written: the client's retry
+// duplicates those, and detect drops the duplicates by hit id (docs/decisions.md).
+import type { RedisPort } from '../core/redis/client.js';
+import type { Keys } from '../core/redis/keys.js';
+import { encodeHits, type Hit } from '../model/hit.js';
+
+class Ticket {
+  remaining = 0;
+  error: unknown = undefined;
+  readonly promise: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: unknown) => void;
+
+  constructor() {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  settle(err: unknown): void {
+    if (err !== undefined && this.error === undefined) this.error = err;
+    if (--this.remaining > 0) return;
+    if (this.error === undefined) this.resolve();
+    else this.reject(this.error);
+  }
+}
+
+export interface WriterOptions {
+  flushHits: number;
+  /** The stream hits go to; `hits` in production. */
+  stream?: string;
+}
+
+export class HitWriter {
+  readonly #redis: RedisPort;
+  readonly #streams: string[];
+  readonly #flushHits: number;
+  readonly #keys: Keys;
+  #hits: Hit[][];
+  #tickets: Ticket[][];
+  #touched: number[] = [];
+  #waiting = 0;
+  #scheduled = false;
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(redis: RedisPort, keys: Keys, options: WriterOptions) {
+    this.#redis = redis;
+    this.#keys = keys;
+    this.#flushHits = options.flushHits;
+    this.#streams = keys.allPartitions().map((p) => keys.stream(p, options.stream ?? 'hits'));
+    this.#hits = this.#streams.map(() => []);
+    this.#tickets = this.#streams.map(() => []);
+  }
+
+  /** Resolves when all the hits are durable; rejects (REDIS_UNAVAILABLE, …) when any is not. */
+  write(hits: readonly Hit[]): Promise<void> {
+    if (hits.length === 0) return Promise.resolve();
+    const ticket = new Ticket();
+    for (const hit of hits) {
+      const p = this.#keys.partitionOf(hit.visitorId);
+      const group = this.#hits[p] as Hit[];
+      if (group.length === 0) this.#touched.push(p);
+      group.push(hit);
+      const tickets = this.#tickets[p] as Ticket[];
+      if (tickets[tickets.length - 1] !== ticket) {
+        tickets.push(ticket);
+        ticket.remaining++;
+      }
+    }
+    this.#waiting += hits.length;
+    if (this.#waiting >= this.#flushHits) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return ticket.promise;
+  }
+
+  /** Appends everything waiting now (one entry per touched partition, pipelined). */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#touched.length === 0) return;
+    const touched = this.#touched;
+    this.#touched = [];
+    this.#waiting = 0;
+    for (const p of touched) {
+      const hits = this.#hits[p] as Hit[];
+      const tickets = this.#tickets[p] as Ticket[];
+      this.#hits[p] = [];
+      this.#tickets[p] = [];
+      // One XADD per entry, issued in the same tick: ioredis auto-pipelines them, and each
+      // entry's outcome reaches exactly the requests whose hits it carries.
+      const done = this.#redis.xadd(this.#streams[p] as string, encodeHits(hits)).then(
+        () => settleAll(tickets, undefined),
+        (err: unknown) => settleAll(tickets, err),
+      );
+      this.#inFlight.add(done);
+      void done.finally(() => this.#inFlight.delete(done));
+    }
+  }
+
+  /** Flushes and waits for every append in flight (shutdown). */
+  async drain(): Promise<void> {
+    this.flush();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+}
+
+function settleAll(tickets: Ticket[], err: unknown): void {
+  for (const ticket of tickets) ticket.settle(err);
+}
