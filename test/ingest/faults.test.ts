@@ -92,6 +92,38 @@ describe('overload', () => {
   });
 });
 
+describe('Redis memory near maxmemory', () => {
+  let redis: RedisProcess;
+  let t: TestIngest;
+  beforeAll(async () => {
+    redis = await startRedis({ extraArgs: ['--maxmemory', '32mb', '--maxmemory-policy', 'noeviction'] });
+    t = await startTestIngest(redis.url, { maxRedisMemoryRatio: 0.5, overloadSample: '100ms' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await redis.stop();
+  });
+
+  it('answers 429 with Retry-After over ingest.maxRedisMemoryRatio, writes nothing, and recovers when memory is freed', async () => {
+    expect((await postHits(t, [{ id: 'roomy', visitorId: 'm' }])).status).toBe(200);
+    const { redis: port, keys } = t.runtime;
+    const ballast = `${keys.prefix}:test-ballast`;
+    for (let i = 0; i < 10; i++) await port.hset(ballast, `x${i}`, 'b'.repeat(2 * 1024 * 1024));
+    const refused = await waitFor(async () => {
+      const response = await postHits(t, [{ id: 'crowded', visitorId: 'm' }]);
+      return response.status === 429 ? response : undefined;
+    }, 3000, '429');
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({ error: { code: 'INGEST_OVERLOADED', message: expect.stringContaining('maxmemory') } });
+    for (let i = 0; i < 10; i++) await port.hdel(ballast, `x${i}`);
+    await waitFor(async () => ((await postHits(t, [{ id: 'roomy-again', visitorId: 'm' }])).status === 200 ? true : undefined), 3000, '200 after memory freed');
+    const ids = (await t.hits()).map((h) => h.id);
+    expect(ids).toContain('roomy');
+    expect(ids).toContain('roomy-again');
+    expect(ids).not.toContain('crowded');
+  });
+});
+
 describe('sources', () => {
   let t: TestIngest;
   beforeAll(async () => {
