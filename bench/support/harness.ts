@@ -20,6 +20,8 @@ export interface ScenarioContext {
 export interface Scenario {
   /** One or two sentences for the docs section: what is measured and against which baseline. */
   description: string;
+  /** Column order of its table (keys no row has are left out; keys not listed go last). */
+  columns?: readonly string[];
   /** Upper bound of the whole scenario, setup and teardown included. */
   timeoutMs: number;
   run(ctx: ScenarioContext): Promise<ResultRow[]>;

@@ -1,7 +1,7 @@
 // The machine a run was measured on, for the JSON output and docs/benchmarks.md: absolute
 // figures mean little without it.
 import { execFile } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
@@ -12,6 +12,8 @@ export interface Machine {
   memoryGiB: number;
   node: string;
   redis: string;
+  /** 1-minute load average when the run started: on a shared machine, the context of every figure. */
+  loadAverage: number;
 }
 
 export async function describeMachine(): Promise<Machine> {
@@ -29,9 +31,10 @@ export async function describeMachine(): Promise<Machine> {
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     redis,
+    loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
   };
 }
 
 export function machineLine(m: Machine): string {
-  return `${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB RAM, Node ${m.node}, Redis ${m.redis}`;
+  return `${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB RAM, Node ${m.node}, Redis ${m.redis}; load average ${m.loadAverage} at the start`;
 }

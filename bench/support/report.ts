@@ -8,12 +8,11 @@ export interface SectionInput {
   scenario: string;
   description: string;
   rows: readonly ResultRow[];
+  columns?: readonly string[];
   notes: readonly string[];
   date: Date;
   machine: Machine;
   command: string;
-  /** Set when the scenario failed: its rows (if any) are partial. */
-  error?: string;
 }
 
 function cell(value: ResultRow[string] | undefined): string {
@@ -26,10 +25,11 @@ function cell(value: ResultRow[string] | undefined): string {
   return value.replace(/\|/g, '\\|');
 }
 
-/** Columns are the union of the rows' keys (scenario left out), in the order first seen. */
-export function markdownTable(rows: readonly ResultRow[]): string {
-  const columns: string[] = [];
-  for (const row of rows) for (const key of Object.keys(row)) if (key !== 'scenario' && !columns.includes(key)) columns.push(key);
+/** Columns are the union of the rows' keys (scenario left out): those of `order` first, then as first seen. */
+export function markdownTable(rows: readonly ResultRow[], order: readonly string[] = []): string {
+  const present: string[] = [];
+  for (const row of rows) for (const key of Object.keys(row)) if (key !== 'scenario' && !present.includes(key)) present.push(key);
+  const columns = [...order.filter((c) => present.includes(c)), ...present.filter((c) => !order.includes(c))];
   if (columns.length === 0) return '_no results_';
   const lines = [`| ${columns.join(' | ')} |`, `|${columns.map((c) => (c === 'case' ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const row of rows) lines.push(`| ${columns.map((c) => cell(row[c])).join(' | ')} |`);
@@ -58,8 +58,7 @@ export function renderSection(s: SectionInput): string {
     s.description,
     '',
   ];
-  if (s.error !== undefined) parts.push(`**The scenario failed:** ${s.error.split('\n')[0]}`, '');
-  parts.push(markdownTable(s.rows), '');
+  parts.push(markdownTable(s.rows, s.columns), '');
   if (s.notes.length > 0) parts.push(...s.notes.map((n) => `- ${n}`), '');
   parts.push(`<!-- /bench:${s.scenario} -->`, '');
   return parts.join('\n');

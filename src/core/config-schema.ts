@@ -40,6 +40,7 @@ const redisSchema = z
 const stagesSchema = z
   .object({
     batchSize: z.number().int().min(1).max(10_000).default(100),
+    batchBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(262_144),
     maxInFlight: z.number().int().min(1).max(1024).default(8),
     claimIdle: duration('15s'),
     maxDeliveries: z.number().int().min(1).max(1000).default(5),

@@ -8,6 +8,7 @@ import { StageRunner, type RunnerSettings } from './stage-runner.js';
 export function runnerSettings(stages: ReboundConfig['stages']): RunnerSettings {
   return {
     batchSize: stages.batchSize,
+    batchBytes: stages.batchBytes,
     maxInFlight: stages.maxInFlight,
     claimIdleMs: stages.claimIdle,
     maxDeliveries: stages.maxDeliveries,

@@ -19,6 +19,7 @@ import { stageMetrics, type StageMetrics } from './stage-metrics.js';
 
 export interface RunnerSettings {
   batchSize: number;
+  batchBytes: number;
   maxInFlight: number;
   claimIdleMs: number;
   maxDeliveries: number;
@@ -50,6 +51,8 @@ export class StageRunner<T = unknown> {
   #recovering: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
   #cursor = 0;
+  /** Moving average of the entry size, which sets how many entries a read asks for. */
+  #entryBytes = 0;
 
   constructor(stage: StageDefinition<T>, ctx: RunnerContext) {
     this.#stage = stage;
@@ -139,12 +142,28 @@ export class StageRunner<T = unknown> {
     return free;
   }
 
+  /** Entries per read: `batchSize`, fewer when entries are big, so a batch is about `batchBytes`. */
+  #readCount(): number {
+    const { batchSize, batchBytes } = this.#ctx.settings;
+    return this.#entryBytes === 0 ? batchSize : Math.max(1, Math.min(batchSize, Math.floor(batchBytes / this.#entryBytes)));
+  }
+
+  #observe(entries: readonly StreamEntry[]): StreamEntry[] {
+    if (entries.length === 0) return entries as StreamEntry[];
+    let bytes = 0;
+    for (const entry of entries) bytes += entry.data?.length ?? 0;
+    const size = bytes / entries.length;
+    this.#entryBytes = this.#entryBytes === 0 ? size : 0.8 * this.#entryBytes + 0.2 * size;
+    return entries as StreamEntry[];
+  }
+
   async #read(partition: number): Promise<StreamEntry[]> {
-    const { redis, keys, consumer, settings } = this.#ctx;
+    const { redis, keys, consumer } = this.#ctx;
     const key = keys.stream(partition, this.#stage.input);
+    const count = this.#readCount();
     const after = this.#ownPending.get(partition);
     if (after !== undefined) {
-      const pending = await redis.xreadgroup(key, this.#stage.name, consumer, after, settings.batchSize);
+      const pending = this.#observe(await redis.xreadgroup(key, this.#stage.name, consumer, after, count));
       const last = pending[pending.length - 1];
       if (last) {
         this.#ownPending.set(partition, last.id);
@@ -152,7 +171,7 @@ export class StageRunner<T = unknown> {
       }
       this.#ownPending.delete(partition);
     }
-    return redis.xreadgroup(key, this.#stage.name, consumer, '>', settings.batchSize);
+    return this.#observe(await redis.xreadgroup(key, this.#stage.name, consumer, '>', count));
   }
 
   async #onReadError(err: unknown, failures: number): Promise<void> {
@@ -191,7 +210,7 @@ export class StageRunner<T = unknown> {
       const count = deliveries?.get(entry.id) ?? 1;
       try {
         if (entry.data === undefined) throw new ReboundError('CODEC_DECODE_FAILED', 'stream entry has no data field');
-        items.push({ id: entry.id, value: decode<T>(entry.data), deliveries: count });
+        items.push({ id: entry.id, value: decode<T>(entry.data), deliveries: count, data: entry.data });
       } catch (err) {
         undecodable.push({ id: entry.id, error: asReboundError(err, 'CODEC_DECODE_FAILED') });
       }

@@ -11,11 +11,14 @@ export interface StageItem<T> {
   value: T;
   /** How many times the entry has been delivered to the group, this time included. */
   deliveries: number;
+  /** The entry's encoded bytes: a stage that forwards an entry unchanged outputs them as is. */
+  data: Buffer;
 }
 
 /** An entry to append to a stream of the same partition, atomically with the input's ack. */
 export interface StageOutput {
   stream: StreamName;
+  /** Encoded with the codec, unless it is a Buffer already (then appended as is). */
   value: unknown;
 }
 
