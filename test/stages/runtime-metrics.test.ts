@@ -38,13 +38,18 @@ describe('stage runner metrics', () => {
     await runner.start();
     try {
       await writeEntries(redis, keys, 'in', 0, 500);
+      const garbage = Buffer.from([0x92, 0x01]); // an array of two that ends after one
+      await redis.xadd(keys.stream(2, 'in'), garbage);
       await waitFor('499 outputs', async () => (await streamLength(redis, keys, 'out')) >= 499);
       const dlq = keys.deadLetters(keys.partitionOf('13'), 'in');
       await waitFor('the dead letter', async () => (await redis.xlen(dlq)) === 1);
       expect((await redis.xrangeRecords(dlq))[0]!.fields).toMatchObject({ deliveries: '1', error: 'CODEC_DECODE_FAILED: unlucky entry' });
-      expect(await metricValue('rebound_stage_received_total', { stage: 'metered' })).toBe(500);
+      const garbageDlq = keys.deadLetters(2, 'in');
+      await waitFor('the undecodable entry dead-lettered', async () => (await redis.xrangeRecords(garbageDlq)).some((r) => r.data?.equals(garbage)));
+      expect((await redis.xrangeRecords(garbageDlq)).find((r) => r.data?.equals(garbage))!.fields.error).toMatch(/^CODEC_DECODE_FAILED: cannot decode MessagePack/);
+      expect(await metricValue('rebound_stage_received_total', { stage: 'metered' })).toBe(501);
       expect(await metricValue('rebound_stage_entries_total', { stage: 'metered', result: 'ok' })).toBe(499);
-      expect(await metricValue('rebound_stage_entries_total', { stage: 'metered', result: 'dead_lettered' })).toBe(1);
+      expect(await metricValue('rebound_stage_entries_total', { stage: 'metered', result: 'dead_lettered' })).toBe(2);
       expect(await metricValue('rebound_stage_entries_total', { stage: 'metered', result: 'duplicate' })).toBe(0);
       expect(await metricValue('rebound_stage_seconds_count', { stage: 'metered' })).toBeGreaterThan(0);
       await new Promise((r) => setTimeout(r, 300)); // one trim-and-measure round

@@ -39,6 +39,30 @@ export interface RunnerContext {
 
 const redisBackoff = { baseMs: 50, capMs: 2000 };
 
+/**
+ * An entry decoded on first use: a stage that forwards entries never pays for decoding them.
+ * A value that cannot be decoded throws CODEC_DECODE_FAILED (not retriable) from the stage,
+ * which fails that item alone and dead-letters it (see #process).
+ */
+class LazyItem<T> implements StageItem<T> {
+  #value: T | undefined;
+  #decoded = false;
+
+  constructor(
+    readonly id: string,
+    readonly data: Buffer,
+    readonly deliveries: number,
+  ) {}
+
+  get value(): T {
+    if (!this.#decoded) {
+      this.#value = decode<T>(this.data);
+      this.#decoded = true;
+    }
+    return this.#value as T;
+  }
+}
+
 export class StageRunner<T = unknown> {
   readonly #stage: StageDefinition<T>;
   readonly #ctx: RunnerContext;
@@ -207,13 +231,8 @@ export class StageRunner<T = unknown> {
     const items: StageItem<T>[] = [];
     const undecodable: Failure[] = [];
     for (const entry of entries) {
-      const count = deliveries?.get(entry.id) ?? 1;
-      try {
-        if (entry.data === undefined) throw new ReboundError('CODEC_DECODE_FAILED', 'stream entry has no data field');
-        items.push({ id: entry.id, value: decode<T>(entry.data), deliveries: count, data: entry.data });
-      } catch (err) {
-        undecodable.push({ id: entry.id, error: asReboundError(err, 'CODEC_DECODE_FAILED') });
-      }
+      if (entry.data === undefined) undecodable.push({ id: entry.id, error: new ReboundError('CODEC_DECODE_FAILED', 'stream entry has no data field') });
+      else items.push(new LazyItem<T>(entry.id, entry.data, deliveries?.get(entry.id) ?? 1));
     }
     const results = items.length > 0 ? await this.#process(items, partition) : [];
     if (results === undefined) return; // stopping with a batch that cannot be processed: left pending
