@@ -3,6 +3,7 @@
 // it explicitly is refused with exit 2, and `start` without --roles runs the ones that exist.
 import type { Runtime } from '../core/bootstrap.js';
 import { startIngest } from '../ingest/role.js';
+import { startDetect } from '../stages/detect/role.js';
 
 export const roleNames = ['ingest', 'detect', 'campaign', 'deliver', 'admin'] as const;
 export type RoleName = (typeof roleNames)[number];
@@ -10,7 +11,7 @@ export type RoleStarter = (runtime: Runtime) => Promise<void>;
 
 export const roleStarters: Record<RoleName, RoleStarter | null> = {
   ingest: startIngest,
-  detect: null,
+  detect: startDetect,
   campaign: null,
   deliver: null,
   admin: null,

@@ -12,6 +12,13 @@ export function encode(value: unknown): Buffer {
   return packr.pack(value);
 }
 
+const plainPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' });
+
+/** Plain MessagePack (no records): what Redis's Lua `cmsgpack` reads. */
+export function encodePlain(value: unknown): Buffer {
+  return plainPackr.pack(value);
+}
+
 export function decode<T = unknown>(bytes: Buffer | Uint8Array): T {
   try {
     return packr.unpack(bytes) as T;

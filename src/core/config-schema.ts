@@ -73,6 +73,18 @@ const ingestSchema = z
   .strict()
   .default({});
 
+const detectSchema = z
+  .object({
+    settle: duration('1s'),
+    timerTick: duration('100ms'),
+    timerBatch: z.number().int().min(1).max(100_000).default(1000),
+    definitionsPoll: duration('1s'),
+    logRetention: duration('3d'),
+    imsOrg: z.string().default('rebound@AdobeOrg'),
+  })
+  .strict()
+  .default({});
+
 export const configSchema = z
   .object({
     prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, _ . - (at most 32)').default('rb'),
@@ -84,6 +96,7 @@ export const configSchema = z
     redis: redisSchema,
     stages: stagesSchema,
     ingest: ingestSchema,
+    detect: detectSchema,
     admin: z.object({ host: z.string().default('127.0.0.1'), port: port.default(8081), token: z.string().min(16).nullable().default(null) }).strict().default({}),
     metrics: listenerSchema('127.0.0.1', 9464),
   })

@@ -148,6 +148,11 @@ export class RedisPort {
     });
   }
 
+  /** Removes entries older than `minId` (approximately: whole nodes only, never newer ones). */
+  xtrimMinId(key: string, minId: string): Promise<number> {
+    return this.#run(async () => Number(await this.#command('xtrim', key, 'MINID', '~', minId)));
+  }
+
   xlen(key: string): Promise<number> {
     return this.#run(() => this.#client.xlen(key));
   }
@@ -174,6 +179,24 @@ export class RedisPort {
   /** Runs one of the Lua scripts of ./lua (EVALSHA with a NOSCRIPT fallback, by ioredis). */
   script(name: ScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
     return this.#run(() => (this.#client as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>)[name]!(keys.length, ...keys, ...args));
+  }
+
+  /** Members of a sorted set scored at most `max`, lowest first, with their scores. */
+  zrangeDue(key: string, max: number, limit: number): Promise<Array<{ member: string; score: number }>> {
+    return this.#run(async () => {
+      const flat = (await this.#client.zrangebyscore(key, '-inf', max, 'WITHSCORES', 'LIMIT', 0, limit)) as string[];
+      const due: Array<{ member: string; score: number }> = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) due.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
+      return due;
+    });
+  }
+
+  zrem(key: string, member: string): Promise<void> {
+    return this.#run(async () => void (await this.#client.zrem(key, member)));
+  }
+
+  zcard(key: string): Promise<number> {
+    return this.#run(() => this.#client.zcard(key));
   }
 
   get(key: string): Promise<string | null> {

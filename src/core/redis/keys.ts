@@ -68,6 +68,16 @@ export class Keys {
     return `${this.prefix}:defs:version`;
   }
 
+  /** A visitor's state: visit, de-duplication, aliases and per-trigger progress (detect). */
+  visitor(partition: number, visitorId: string): string {
+    return `${this.#tags[partition]}:v:${visitorId}`;
+  }
+
+  /** Due times of a partition's trigger timers (detect), member `slot|visit|visitorId`. */
+  timers(partition: number): string {
+    return `${this.#tags[partition]}:timers`;
+  }
+
   /** Installation-wide metadata (partition count, versions). */
   meta(): string {
     return `${this.prefix}:meta`;

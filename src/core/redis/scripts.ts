@@ -12,6 +12,8 @@ export const scripts = {
   reboundTrim: load('trim-1.lua'),
   reboundGroupCreate: load('group-create-1.lua'),
   reboundGroupsInfo: load('groups-info-1.lua'),
+  reboundDetectApply: load('detect-apply.lua'),
+  reboundDetectFire: load('detect-fire-3.lua'),
 };
 
 export type ScriptName = keyof typeof scripts;

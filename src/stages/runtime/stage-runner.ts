@@ -238,17 +238,19 @@ export class StageRunner<T = unknown> {
     if (results === undefined) return; // stopping with a batch that cannot be processed: left pending
     const successes: Success[] = [];
     const failures: Failure[] = [];
+    let selfCommitted = 0;
     const exhausted: Array<Failure & { deliveries: number }> = [...undecodable.map((f) => ({ ...f, deliveries: 1 }))];
     items.forEach((item, i) => {
       const result = results[i] as ItemResult;
-      if (result.ok) successes.push({ id: item.id, outputs: result.outputs, clearError: redelivered });
+      if (result.ok && result.acknowledged) selfCommitted++;
+      else if (result.ok) successes.push({ id: item.id, outputs: result.outputs, clearError: redelivered });
       else if (!result.error.retriable || item.deliveries >= this.#ctx.settings.maxDeliveries) exhausted.push({ id: item.id, error: result.error, deliveries: item.deliveries });
       else failures.push({ id: item.id, error: result.error });
     });
     const committed = await this.#withRedis(() => commitBatch(this.#target(partition), successes, failures));
     if (committed === undefined) return;
     for (const failure of exhausted) await this.#deadLetter(partition, failure.id, failure.deliveries, errorText(failure.error));
-    this.#metrics.entries.ok.inc(committed);
+    this.#metrics.entries.ok.inc(committed + selfCommitted);
     this.#metrics.entries.duplicate.inc(successes.length - committed);
     this.#metrics.entries.failed.inc(failures.length);
     this.#metrics.seconds.observe((performance.now() - started) / 1000);

@@ -22,7 +22,9 @@ export interface StageOutput {
   value: unknown;
 }
 
-export type ItemResult = { ok: true; outputs: StageOutput[] } | { ok: false; error: ReboundError };
+export type ItemResult =
+  | { ok: true; outputs: StageOutput[]; acknowledged?: boolean }
+  | { ok: false; error: ReboundError };
 
 export interface StageDefinition<T = unknown> {
   /** The consumer group name and the `stage` label of metrics. */
@@ -35,3 +37,8 @@ export interface StageDefinition<T = unknown> {
 
 export const succeed = (outputs: StageOutput[] = []): ItemResult => ({ ok: true, outputs });
 export const fail = (error: ReboundError): ItemResult => ({ ok: false, error });
+/**
+ * The stage committed this item itself, atomically with its XACK (detect applies visitor state
+ * in one Lua script gated on XACK like the runtime's commit): the runtime only counts it.
+ */
+export const acknowledged = (): ItemResult => ({ ok: true, outputs: [], acknowledged: true });

@@ -1,0 +1,182 @@
+// The enabled triggers of each source, compiled and indexed once per definitions version so that
+// a hit only evaluates the containers it can satisfy (SPEC §5: per-hit cost must not grow with the
+// number of triggers). Every hit-level condition is a necessary condition (a metric condition
+// needs the event on the hit; a dimension condition needs the dimension present), so a container
+// is indexed under ONE of its conditions, the most selective:
+//   1. a dimension `eq`/`in` → (dimension, value) exact lookup;
+//   2. else a hit-scoped metric → the metric's name;
+//   3. else a dimension → the dimension's name (reached whenever the hit has that dimension).
+// A container whose conditions are all `scope: visit` has nothing to test on a hit: it is indexed
+// under each of its metrics and "matched" by any hit carrying one of them, so the detect stage
+// can count it; its visit conditions are checked at fire time (CompiledTrigger.visitConditions).
+import type { Hit } from '../../model/hit.js';
+import type { Condition, DimensionCondition, MetricCondition } from '../../model/trigger.js';
+import type { StoredTrigger } from '../../model/trigger-store.js';
+import { compileDimension, compileMetric, type HitPredicate } from './conditions.js';
+import { dimensionReader, forEachPresentDimension, type DimensionReader } from './hit-values.js';
+
+export interface CompiledTrigger {
+  stored: StoredTrigger;
+  /** Per include container, its `scope: 'visit'` conditions (evaluated at fire time on visit counts). */
+  visitConditions: Array<Array<MetricCondition>>;
+  /** Metrics whose visit counts must be kept for this trigger. */
+  visitMetrics: string[];
+}
+
+export interface Match {
+  trigger: CompiledTrigger;
+  /** Indexes (ascending) of include containers whose hit-level conditions all hold on this hit. */
+  include: number[];
+  /** Some exclude container's hit-level conditions all hold on this hit. */
+  exclude: boolean;
+}
+
+export interface SourceIndex {
+  readonly triggers: readonly CompiledTrigger[];
+  /** Metrics counted over the visit by at least one trigger of the source. */
+  readonly visitMetrics: ReadonlySet<string>;
+  /** Triggers with at least one matching container, in slot order. */
+  evaluate(hit: Hit): Match[];
+  /** Running count of container evaluations. */
+  readonly stats: { containersEvaluated: number };
+}
+
+interface Entry {
+  position: number;
+  compiled: CompiledTrigger;
+  epoch: number;
+  match: Match;
+}
+
+interface CompiledContainer {
+  entry: Entry;
+  exclude: boolean;
+  index: number;
+  predicates: HitPredicate[];
+  epoch: number;
+}
+
+const isMetric = (condition: Condition): condition is MetricCondition => 'metric' in condition;
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+class SourceTriggerIndex implements SourceIndex {
+  readonly triggers: CompiledTrigger[] = [];
+  readonly visitMetrics = new Set<string>();
+  readonly stats = { containersEvaluated: 0 };
+  readonly #byMetric = new Map<string, CompiledContainer[]>();
+  readonly #byDimension = new Map<string, CompiledContainer[]>();
+  readonly #byValue = new Map<string, { read: DimensionReader; values: Map<string, CompiledContainer[]> }>();
+  #epoch = 0;
+  #found: Entry[] = [];
+  /** The hit being evaluated (evaluate is synchronous, so one at a time). */
+  #hit: Hit | undefined;
+  readonly #visitDimension = (name: string): void => this.#reachDimension(name);
+
+  constructor(triggers: readonly StoredTrigger[]) {
+    triggers.forEach((stored, position) => this.#add(stored, position));
+  }
+
+  #add(stored: StoredTrigger, position: number): void {
+    const visitConditions = stored.include.containers.map((conditions) => conditions.filter((c): c is MetricCondition => isMetric(c) && c.scope === 'visit'));
+    const visitMetrics = [...new Set(visitConditions.flat().map((c) => c.metric))];
+    const compiled: CompiledTrigger = { stored, visitConditions, visitMetrics };
+    const entry: Entry = { position, compiled, epoch: 0, match: { trigger: compiled, include: [], exclude: false } };
+    this.triggers.push(compiled);
+    for (const metric of visitMetrics) this.visitMetrics.add(metric);
+    stored.include.containers.forEach((conditions, index) => this.#addContainer(entry, false, index, conditions));
+    stored.exclude.containers.forEach((conditions, index) => this.#addContainer(entry, true, index, conditions));
+  }
+
+  #addContainer(entry: Entry, exclude: boolean, index: number, conditions: readonly Condition[]): void {
+    const hitLevel = conditions.filter((c) => !isMetric(c) || c.scope === 'hit');
+    const predicates = hitLevel.map((c) => (isMetric(c) ? compileMetric(c) : compileDimension(c)));
+    const container: CompiledContainer = { entry, exclude, index, predicates, epoch: 0 };
+    if (hitLevel.length === 0) {
+      for (const c of conditions) if (isMetric(c)) push(this.#byMetric, c.metric, container);
+      return;
+    }
+    const exact = hitLevel.find((c): c is DimensionCondition => !isMetric(c) && (c.op === 'eq' || c.op === 'in'));
+    if (exact !== undefined) return this.#addExact(exact, container);
+    const metric = hitLevel.find(isMetric);
+    if (metric !== undefined) return push(this.#byMetric, metric.metric, container);
+    push(this.#byDimension, (hitLevel[0] as DimensionCondition).dimension, container);
+  }
+
+  #addExact(condition: DimensionCondition, container: CompiledContainer): void {
+    let slot = this.#byValue.get(condition.dimension);
+    if (slot === undefined) {
+      slot = { read: dimensionReader(condition.dimension), values: new Map() };
+      this.#byValue.set(condition.dimension, slot);
+    }
+    const values = Array.isArray(condition.value) ? condition.value : [condition.value];
+    for (const value of new Set(values.map(String))) push(slot.values, value, container);
+  }
+
+  evaluate(hit: Hit): Match[] {
+    this.#epoch++;
+    this.#found = [];
+    this.#hit = hit;
+    for (const event of hit.events) this.#reach(this.#byMetric.get(event));
+    forEachPresentDimension(hit, this.#visitDimension);
+    const found = this.#found;
+    this.#found = [];
+    this.#hit = undefined;
+    if (found.length > 1) found.sort((a, b) => a.position - b.position);
+    return found.map((entry) => {
+      if (entry.match.include.length > 1) entry.match.include.sort((a, b) => a - b);
+      return entry.match;
+    });
+  }
+
+  #reachDimension(name: string): void {
+    this.#reach(this.#byDimension.get(name));
+    const exact = this.#byValue.get(name);
+    if (exact === undefined || this.#hit === undefined) return;
+    exact.read(this.#hit, (value) => {
+      this.#reach(exact.values.get(String(value)));
+      return false;
+    });
+  }
+
+  #reach(containers: CompiledContainer[] | undefined): void {
+    if (containers === undefined) return;
+    const hit = this.#hit as Hit;
+    for (const container of containers) {
+      if (container.epoch === this.#epoch) continue;
+      container.epoch = this.#epoch;
+      this.stats.containersEvaluated++;
+      if (container.predicates.every((holds) => holds(hit))) this.#record(container);
+    }
+  }
+
+  #record(container: CompiledContainer): void {
+    const entry = container.entry;
+    if (entry.epoch !== this.#epoch) {
+      entry.epoch = this.#epoch;
+      entry.match = { trigger: entry.compiled, include: [], exclude: false };
+      this.#found.push(entry);
+    }
+    if (container.exclude) entry.match.exclude = true;
+    else entry.match.include.push(container.index);
+  }
+}
+
+export class TriggerIndex {
+  readonly #sources = new Map<string, SourceTriggerIndex>();
+
+  /** Enabled triggers only; built once per definitions version. */
+  constructor(triggers: readonly StoredTrigger[]) {
+    const bySource = new Map<string, StoredTrigger[]>();
+    for (const trigger of triggers) if (trigger.enabled) push(bySource, trigger.source, trigger);
+    for (const [source, list] of bySource) this.#sources.set(source, new SourceTriggerIndex(list.sort((a, b) => a.slot - b.slot)));
+  }
+
+  forSource(source: string): SourceIndex | undefined {
+    return this.#sources.get(source);
+  }
+}
