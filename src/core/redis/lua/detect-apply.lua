@@ -4,7 +4,7 @@
 --   { sources = {{inactivity, maxDuration, maxHits, botHits, botWithin}, …},
 --     entries = {{entryId, {hit, …}}, …} }
 --   hit = {keyIndex, idHash (8 hex characters), receivedAt, ts, sourceIndex, visitorId, aliasesJson|'',
---          cart {{sku, delta, price, name, category}, …}, counts {{metric, n}, …}, matches}
+--          cart {{sku, delta, price, name, category}, …}|false, counts {{metric, n}, …}|false, matches|false}
 --   match = {slot, kind ('a' re-armed on every hit | 'o' once), delayMs, {includeIdx…}, excluded, metaJson|''}
 -- Every update commutes (min/max timestamps, sums, set unions), so the final state does not
 -- depend on the order of hits or on which process applied them; a hit id seen among the
@@ -13,70 +13,91 @@
 -- fields of the visit before the last, so timers of the visit that just ended can still fire.
 -- Fields kept across visits (vn visit number, dd recent hit ids, ids declared ids) must never
 -- start with 'a' or 'b'.
+-- Cost: each visitor's hash is read once per batch (HGETALL), changed in memory, and written
+-- back once (HSET/HDEL); each timer member gets one ZADD per batch.
 -- Returns the number of entries applied.
 local group = ARGV[1]
 local plan = cmsgpack.unpack(ARGV[2])
 local sources, entries = plan[1], plan[2]
 local timers = KEYS[2]
 
+local states = {}
+local order = {}
+local rearm, once = {}, {}
+
+local function load(key)
+  local s = states[key]
+  if s then return s end
+  local flat = redis.call('HGETALL', key)
+  local f = {}
+  for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
+  s = { f = f, dirty = {}, json = {} }
+  states[key] = s
+  order[#order + 1] = key
+  return s
+end
+
+local function set(s, field, value)
+  s.f[field] = value
+  s.dirty[field] = true
+end
+
+local function num(s, field) return tonumber(s.f[field]) end
+
+local function keepMin(s, field, value)
+  local current = num(s, field)
+  if current == nil or value < current then set(s, field, value) end
+end
+
+local function keepMax(s, field, value)
+  local current = num(s, field)
+  if current == nil or value > current then set(s, field, value) end
+end
+
+-- A JSON field, decoded once per batch and encoded again when the visitor is written back.
+local function json(s, field)
+  local value = s.json[field]
+  if value == nil then
+    local raw = s.f[field]
+    value = raw and cjson.decode(raw) or {}
+    s.json[field] = value
+  end
+  s.dirty[field] = true
+  return value
+end
+
 local function parity(vn)
   if vn % 2 == 0 then return 'b' end
   return 'a'
 end
 
-local function clearParity(key, p)
-  local doomed = {}
-  for _, f in ipairs(redis.call('HKEYS', key)) do
-    if string.sub(f, 1, 1) == p then doomed[#doomed + 1] = f end
+local function clearParity(s, p)
+  for field in pairs(s.f) do
+    if string.sub(field, 1, 1) == p then
+      s.f[field] = nil
+      s.json[field] = nil
+      s.dirty[field] = true
+    end
   end
-  for i = 1, #doomed, 500 do
-    redis.call('HDEL', key, unpack(doomed, i, math.min(i + 499, #doomed)))
-  end
 end
 
-local function keepMin(key, field, value)
-  local current = tonumber(redis.call('HGET', key, field))
-  if current == nil or value < current then redis.call('HSET', key, field, value) end
-end
-
-local function keepMax(key, field, value)
-  local current = tonumber(redis.call('HGET', key, field))
-  if current == nil or value > current then redis.call('HSET', key, field, value) end
-end
-
--- {name: [values]} merged into a JSON field: values de-duplicated, at most `bound` per name.
-local function mergeLists(key, field, json, bound)
-  local current = redis.call('HGET', key, field)
-  local have = current and cjson.decode(current) or {}
-  local changed = false
-  for name, values in pairs(cjson.decode(json)) do
+-- {name: [values]} merged: values de-duplicated, at most `bound` per name.
+local function mergeLists(have, add, bound)
+  for name, values in pairs(add) do
     local list = have[name] or {}
     for _, v in ipairs(values) do
       local seen = false
       for _, w in ipairs(list) do
         if w == v then seen = true break end
       end
-      if not seen and #list < bound then
-        list[#list + 1] = v
-        changed = true
-      end
+      if not seen and #list < bound then list[#list + 1] = v end
     end
     have[name] = list
   end
-  if changed then redis.call('HSET', key, field, cjson.encode(have)) end
 end
 
-local function mergeAliases(key, json)
-  local current = redis.call('HGET', key, 'ids')
-  local have = current and cjson.decode(current) or {}
-  for name, value in pairs(cjson.decode(json)) do have[name] = value end
-  redis.call('HSET', key, 'ids', cjson.encode(have))
-end
-
--- The cart as products added minus removed: {sku: {q, price, name, category}}.
-local function applyCart(key, field, lines)
-  local current = redis.call('HGET', key, field)
-  local cart = current and cjson.decode(current) or {}
+-- The cart as products added minus removed: {sku: {q, p, n, c}}.
+local function applyCart(cart, lines)
   for _, line in ipairs(lines) do
     local sku, delta = line[1], line[2]
     local item = cart[sku] or { q = 0 }
@@ -86,77 +107,81 @@ local function applyCart(key, field, lines)
     if line[5] then item.c = line[5] end
     if item.q <= 0 then cart[sku] = nil else cart[sku] = item end
   end
-  if next(cart) == nil then redis.call('HDEL', key, field) else redis.call('HSET', key, field, cjson.encode(cart)) end
 end
 
 -- Starts a new visit when there is none or the current one ended (inactivity, length, hits).
-local function currentVisit(key, received, src)
-  local vn = tonumber(redis.call('HGET', key, 'vn'))
+local function currentVisit(s, received, src)
+  local vn = num(s, 'vn')
   if vn then
     local p = parity(vn)
-    local v = redis.call('HMGET', key, p .. 's', p .. 'l', p .. 'h')
-    local s, l, n = tonumber(v[1]), tonumber(v[2]), tonumber(v[3]) or 0
-    if s ~= nil and received - l <= src[1] and received - s <= src[2] and n < src[3] then return vn end
+    local start, last, hits = num(s, p .. 's'), num(s, p .. 'l'), num(s, p .. 'h') or 0
+    if start ~= nil and received - last <= src[1] and received - start <= src[2] and hits < src[3] then return vn end
     vn = vn + 1
   else
     vn = 1
   end
-  clearParity(key, parity(vn))
-  redis.call('HSET', key, 'vn', vn)
+  clearParity(s, parity(vn))
+  set(s, 'vn', vn)
   return vn
 end
 
-local function isDuplicate(key, hash)
-  local dd = redis.call('HGET', key, 'dd') or ''
+local function isDuplicate(s, hash)
+  local dd = s.f['dd'] or ''
   for i = 1, #dd, 8 do
     if string.sub(dd, i, i + 7) == hash then return true end
   end
   dd = dd .. hash
   if #dd > 256 then dd = string.sub(dd, #dd - 255) end
-  redis.call('HSET', key, 'dd', dd)
+  set(s, 'dd', dd)
   return false
 end
 
 local function applyHit(h)
-  local key, received, ts, src, visitor = KEYS[h[1]], h[3], h[4], sources[h[5]], h[6]
-  if isDuplicate(key, h[2]) then return end
-  local vn = currentVisit(key, received, src)
+  local s = load(KEYS[h[1]])
+  local received, ts, src, visitor = h[3], h[4], sources[h[5]], h[6]
+  if isDuplicate(s, h[2]) then return end
+  local vn = currentVisit(s, received, src)
   local p = parity(vn)
-  local hits = redis.call('HINCRBY', key, p .. 'h', 1)
-  keepMin(key, p .. 's', received)
-  keepMax(key, p .. 'l', received)
-  keepMin(key, p .. 'f', ts)
-  keepMax(key, p .. 't', ts)
-  local start = tonumber(redis.call('HGET', key, p .. 's'))
-  if hits > src[4] and received - start <= src[5] then redis.call('HSET', key, p .. 'b', 1) end
-  if h[7] ~= '' then mergeAliases(key, h[7]) end
-  if h[8] and #h[8] > 0 then applyCart(key, p .. 'cp', h[8]) end
+  local hits = (num(s, p .. 'h') or 0) + 1
+  set(s, p .. 'h', hits)
+  keepMin(s, p .. 's', received)
+  keepMax(s, p .. 'l', received)
+  keepMin(s, p .. 'f', ts)
+  keepMax(s, p .. 't', ts)
+  if hits > src[4] and received - num(s, p .. 's') <= src[5] then set(s, p .. 'b', 1) end
+  if h[7] ~= '' then
+    local ids = json(s, 'ids')
+    for name, value in pairs(cjson.decode(h[7])) do ids[name] = value end
+  end
+  if h[8] and #h[8] > 0 then applyCart(json(s, p .. 'cp'), h[8]) end
   if h[9] then
-    for _, c in ipairs(h[9]) do redis.call('HINCRBYFLOAT', key, p .. 'c:' .. c[1], c[2]) end
+    for _, c in ipairs(h[9]) do set(s, p .. 'c:' .. c[1], (num(s, p .. 'c:' .. c[1]) or 0) + c[2]) end
   end
   if h[10] then
     for _, m in ipairs(h[10]) do
       local pre = p .. m[1]
-      for _, c in ipairs(m[4]) do keepMin(key, pre .. 'i' .. c, ts) end
-      if m[5] then keepMin(key, pre .. 'x', ts) end
-      if m[6] ~= '' then mergeLists(key, pre .. 'm', m[6], 10) end
+      for _, c in ipairs(m[4]) do keepMin(s, pre .. 'i' .. c, ts) end
+      if m[5] then keepMin(s, pre .. 'x', ts) end
+      if m[6] ~= '' then mergeLists(json(s, pre .. 'm'), cjson.decode(m[6]), 10) end
       if #m[4] > 0 then
-        local member = m[1] .. '|' .. vn .. '|' .. visitor
         if m[2] == 'o' then
-          redis.call('ZADD', timers, 'NX', received + m[3], member)
+          local member = m[1] .. '|' .. vn .. '|' .. visitor
+          if once[member] == nil then once[member] = received + m[3] end
         else
-          local armed = redis.call('HGET', key, p .. 'ar') or ','
+          local armed = s.f[p .. 'ar'] or ','
           local entry = m[1] .. ':' .. m[3] .. ','
-          if not string.find(armed, ',' .. entry, 1, true) then redis.call('HSET', key, p .. 'ar', armed .. entry) end
+          if not string.find(armed, ',' .. entry, 1, true) then set(s, p .. 'ar', armed .. entry) end
         end
       end
     end
   end
   -- Every hit moves the deadline of the visit's armed timers (abandonment, session end).
-  local armed = redis.call('HGET', key, p .. 'ar')
+  local armed = s.f[p .. 'ar']
   if armed then
     for slot, delay in string.gmatch(armed, '(%d+):(%d+)') do
-      redis.call('ZADD', timers, 'GT', received + tonumber(delay), slot .. '|' .. vn .. '|' .. visitor)
+      local member = slot .. '|' .. vn .. '|' .. visitor
+      local due = received + tonumber(delay)
+      if rearm[member] == nil or due > rearm[member] then rearm[member] = due end
     end
   end
 end
@@ -168,4 +193,26 @@ for _, entry in ipairs(entries) do
     for _, h in ipairs(entry[2]) do applyHit(h) end
   end
 end
+
+for _, key in ipairs(order) do
+  local s = states[key]
+  local writes, deletes = {}, {}
+  for field in pairs(s.dirty) do
+    local value = s.f[field]
+    local decoded = s.json[field]
+    if decoded ~= nil then
+      if next(decoded) == nil then value = nil else value = cjson.encode(decoded) end
+    end
+    if value == nil then
+      deletes[#deletes + 1] = field
+    else
+      writes[#writes + 1] = field
+      writes[#writes + 1] = value
+    end
+  end
+  if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
+  if #deletes > 0 then redis.call('HDEL', key, unpack(deletes)) end
+end
+for member, due in pairs(rearm) do redis.call('ZADD', timers, 'GT', due, member) end
+for member, due in pairs(once) do redis.call('ZADD', timers, 'NX', due, member) end
 return committed

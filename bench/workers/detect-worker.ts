@@ -1,0 +1,33 @@
+// Benchmark worker: the detect role (stage + timers) on the real runtime with production
+// settings. Prints "ready" once connected, starts only when "go" arrives on stdin (start-up is
+// not timed), drains on SIGTERM like `rebound start`, or when stdin ends (harness gone).
+import { createInterface } from 'node:readline';
+import { bootstrap, exitOnSignals } from '../../src/core/bootstrap.js';
+import { parseConfig } from '../../src/core/config.js';
+import { createLogger } from '../../src/core/log.js';
+import { startDetect } from '../../src/stages/detect/role.js';
+
+const env = process.env;
+const config = parseConfig({
+  prefix: env.BENCH_PREFIX,
+  partitions: Number(env.BENCH_PARTITIONS ?? 16),
+  instance: `detect-worker-${process.pid}`,
+  redis: { url: env.BENCH_REDIS_URL },
+  shutdownTimeout: '10s',
+});
+const logger = createLogger(env.BENCH_LOG_LEVEL ?? 'warn', process.stderr);
+const runtime = await bootstrap(config, logger);
+exitOnSignals(runtime.lifecycle, config.shutdownTimeout, logger);
+
+const lines = createInterface({ input: process.stdin });
+lines.once('close', () => process.kill(process.pid, 'SIGTERM'));
+lines.once('line', () => {
+  void startDetect(runtime).then(
+    () => process.stdout.write('started\n'),
+    (err: unknown) => {
+      logger.error({ err: (err as Error).message }, 'cannot start detect');
+      process.exit(1);
+    },
+  );
+});
+process.stdout.write('ready\n');
