@@ -6,6 +6,7 @@ import { registerRoutes } from './routes.js';
 import { IngestServer } from './server.js';
 import { observeRequest } from './metrics.js';
 import { SourceRegistry } from './sources.js';
+import { registerTriggers } from './triggers.js';
 import { registerStream } from './websocket.js';
 import { HitWriter } from './writer.js';
 
@@ -38,6 +39,7 @@ export async function createIngest(runtime: Runtime): Promise<IngestHandle> {
   });
   const deps = { sources, writer, monitor, maxBodyBytes: settings.maxBodyBytes };
   registerRoutes(server, deps);
+  registerTriggers(server, { sources, redis, keys });
   registerStream(server, deps, { maxFrameBytes: settings.maxBodyBytes, maxConnectionInFlightBytes: settings.maxConnectionInFlightBytes, idleTimeoutMs: settings.idleTimeout });
   const port = await server.listen();
   logger.info({ host: settings.host, port }, 'ingest listening');

@@ -1,8 +1,13 @@
 // Trigger messages: the compact record lua/detect-fire-3.lua appends to the trigger log, and the
 // one function that renders it in Adobe's pipeline / I/O Events shape (SPEC §5.1), which is
-// what every external interface shows.
+// what every external interface shows; and the way back: Adobe's messages validated and turned
+// into the same record (POST /v1/triggers feeds real Adobe triggers to the campaign side).
+// (A longer file: both directions of one format stay together.)
 import { createHash } from 'node:crypto';
-import { decode } from '../core/codec.js';
+import { z } from 'zod';
+import { decode, encodePlain } from '../core/codec.js';
+import { ReboundError } from '../core/errors.js';
+import { hitLimits, isSafeKey } from './hit.js';
 
 export interface FiredRecord {
   triggerId: string;
@@ -121,4 +126,182 @@ export function toAdobeMessage(record: FiredRecord, position: LogPosition): Reco
       },
     },
   };
+}
+
+/**
+ * The trigger-log entry of a record, positionally as lua/detect-fire-3.lua writes it (plain
+ * MessagePack, empty maps as ''), so decodeFiredRecord reads both alike. The cart is keyed by
+ * sku: a record with one sku twice keeps the last. satisfiedTs is the latest include-container
+ * hit of the path (lastHitTs without a path).
+ */
+export function encodeFiredRecord(record: FiredRecord): Buffer {
+  const { triggerId, triggerName, version, source } = record;
+  const cart = Object.create(null) as RawCart;
+  for (const { sku, quantity, price, name, category } of record.cart) {
+    const item: RawCart[string] = { q: quantity };
+    if (price !== undefined) item.p = price;
+    if (name !== undefined) item.n = name;
+    if (category !== undefined) item.c = category;
+    cart[sku] = item;
+  }
+  const satisfiedTs = record.path.length === 0 ? record.lastHitTs : Math.max(...record.path.map((step) => step.ts));
+  const header: TriggerHeader = { triggerId, triggerName, version, source };
+  return encodePlain([
+    JSON.stringify(header), record.visitorId, record.firedAt, record.firstHitTs, record.lastHitTs,
+    record.path.map(({ container, ts }) => [container, ts]),
+    jsonOrEmpty(record.metadata), jsonOrEmpty(cart), jsonOrEmpty(record.aliases), record.type, satisfiedTs,
+  ]);
+}
+
+const jsonOrEmpty = (value: object): string => (Object.keys(value).length === 0 ? '' : JSON.stringify(value));
+
+// --- Adobe's messages in (SPEC §5.1; adobe-reference §2.1, §2.8) --------------------------------
+
+const pipelineKey = 'com.adobe.mcloud.pipeline.pipelineMessage';
+const protocolKey = 'com.adobe.mcloud.protocol.trigger';
+/** Header properties holding epoch timestamps, as digit strings in Adobe's samples. */
+const timestampProperties = new Set(['sourceFirstTimestamp', 'sourceLastTimestamp', 'triggerFiredTimestamp']);
+
+const received = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value);
+const oneOf = (what: string) => ({
+  errorMap: (issue: z.ZodIssueOptionalMessage, ctx: z.ErrorMapCtx) => ({ message: issue.code === 'invalid_union' ? `Expected ${what}, received ${received(ctx.data)}` : ctx.defaultError }),
+});
+const epochMs = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const safeKey = z.string().refine(isSafeKey, 'prototype keys are refused');
+const id = z.string().min(1).max(hitLimits.idBytes);
+
+const dimensionSchema = z.object({
+  type: z.string().optional(),
+  data: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()], oneOf('a string, number, boolean or null'))),
+  name: z.string().optional(),
+  source: z.string().optional(),
+});
+
+const productSchema = z.object({
+  sku: z.union([z.string().min(1), z.number()], oneOf('a string or a number')).transform(String).refine(isSafeKey, 'prototype keys are refused'),
+  quantity: z.number().min(0).default(1),
+  price: z.number().optional(),
+  name: z.string().optional(),
+  category: z.string().optional(),
+});
+
+const headerSchema = z
+  .object({ properties: z.array(z.object({ name: z.string(), value: z.union([z.string(), z.number()], oneOf('a string or a number')) })).optional() })
+  .superRefine((header, ctx) =>
+    header.properties?.forEach(({ name, value }, i) => {
+      if (timestampProperties.has(name) && !/^\d{1,13}$/.test(String(value))) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an epoch timestamp (digits)`, path: ['properties', i, 'value'] });
+      }
+    }),
+  );
+
+const triggerSchema = z.object({
+  triggerId: id,
+  triggerName: id.optional(),
+  triggerTimestamp: epochMs,
+  mcId: id,
+  aliases: z.record(safeKey, z.union([z.string(), z.number()], oneOf('a string or a number')).transform(String)).optional(),
+  enrichments: z
+    .object({
+      analyticsHitSummary: z
+        .object({ dimensions: z.record(safeKey, dimensionSchema).optional(), products: z.object({ items: z.array(productSchema).optional() }).optional() })
+        .optional(),
+    })
+    .optional(),
+  triggerPath: z.array(z.object({ timestamp: epochMs, stateId: z.string(), transition: z.string().nullable().optional() })).optional(),
+});
+
+/**
+ * One Adobe trigger message as Adobe's samples deliver it: `{event_id?, event: {envelope…,
+ * "com.adobe.mcloud.pipeline.pipelineMessage": {header?, "com.adobe.mcloud.protocol.trigger":
+ * {…}}}}`. Fields Rebound does not use are not checked (and not kept).
+ */
+export const adobeMessageSchema = z.object({
+  event: z.object({ [pipelineKey]: z.object({ header: headerSchema.optional(), [protocolKey]: triggerSchema }) }),
+});
+
+/** A validated Adobe trigger message. */
+export type AdobeTriggerMessage = z.output<typeof adobeMessageSchema>;
+
+const identifier = /^[A-Za-z_$][\w$]*$/;
+
+/** `events[2].event["com.adobe…pipelineMessage"].header`: keys with dots stay readable. */
+export function formatJsonPath(path: ReadonlyArray<string | number>): string {
+  let text = '';
+  for (const part of path) {
+    if (typeof part === 'number') text += `[${part}]`;
+    else if (identifier.test(part)) text += text === '' ? part : `.${part}`;
+    else text += `[${JSON.stringify(part)}]`;
+  }
+  return text === '' ? '(top level)' : text;
+}
+
+const maxListedIssues = 10;
+
+/**
+ * Validates message number `index` of a request, found at `at` in its body. Throws
+ * TRIGGER_MESSAGE_INVALID listing each problem with its path; `path` is the first one.
+ */
+export function parseAdobeMessage(raw: unknown, index = 0, at: ReadonlyArray<string | number> = []): AdobeTriggerMessage {
+  const result = adobeMessageSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issues = result.error.issues;
+  const lines = issues.slice(0, maxListedIssues).map((issue) => `  ${formatJsonPath([...at, ...issue.path])}: ${issue.message}`);
+  if (issues.length > maxListedIssues) lines.push(`  … and ${issues.length - maxListedIssues} more`);
+  const bare = typeof raw === 'object' && raw !== null && (pipelineKey in raw || protocolKey in raw || 'triggerId' in raw);
+  const hint = bare ? ` (send it whole, as Adobe delivers it: {"event": {"${pipelineKey}": {"header": …, "${protocolKey}": …}}})` : '';
+  throw new ReboundError('TRIGGER_MESSAGE_INVALID', `invalid trigger message ${index}${hint}:\n${lines.join('\n')}`, {
+    index,
+    path: formatJsonPath([...at, ...(issues[0]?.path ?? [])]),
+  });
+}
+
+/** Trigger type by the final transition toAdobeMessage writes (Adobe's own: "inactive_timeout -> 5"). */
+const typeByTransition = new Map(Object.entries(finalTransition).map(([type, transition]) => [transition, type]));
+const includeState = /^include:(\d+)$/;
+
+/**
+ * The trigger-log record of an Adobe message, attributed to `source` (the sender's). Version 0
+ * marks a trigger defined outside Rebound. Without header timestamps the hits are dated at
+ * triggerTimestamp. Only Rebound's own `include:N` path steps map back to containers.
+ */
+export function fromAdobeMessage(message: AdobeTriggerMessage, source: string): FiredRecord {
+  const pipeline = message.event[pipelineKey];
+  const trigger = pipeline[protocolKey];
+  const seconds = new Map((pipeline.header?.properties ?? []).map(({ name, value }) => [name, Number(value) * 1000]));
+  const first = seconds.get('sourceFirstTimestamp') ?? seconds.get('sourceLastTimestamp') ?? trigger.triggerTimestamp;
+  const steps = trigger.triggerPath ?? [];
+  const summary = trigger.enrichments?.analyticsHitSummary;
+  const finalStep = (steps[steps.length - 1]?.transition ?? '').split('->', 1)[0]?.trim() ?? '';
+  return {
+    triggerId: trigger.triggerId,
+    triggerName: trigger.triggerName ?? trigger.triggerId,
+    version: 0,
+    source,
+    visitorId: trigger.mcId,
+    firedAt: trigger.triggerTimestamp,
+    firstHitTs: first,
+    lastHitTs: seconds.get('sourceLastTimestamp') ?? Math.max(first, trigger.triggerTimestamp),
+    path: steps.flatMap(({ stateId, timestamp }) => {
+      const container = includeState.exec(stateId)?.[1];
+      return container === undefined ? [] : [{ container: Number(container), ts: timestamp }];
+    }),
+    metadata: Object.fromEntries(Object.entries(summary?.dimensions ?? {}).map(([name, { data }]) => [name, data.filter((v) => v !== null)])),
+    cart: cartOf(summary?.products?.items ?? []),
+    aliases: { ...trigger.aliases },
+    type: typeByTransition.get(finalStep) ?? 'abandonment',
+  };
+}
+
+/** Products as the cart: one line per sku (quantities of repeated skus add up). */
+function cartOf(items: ReadonlyArray<z.output<typeof productSchema>>): FiredRecord['cart'] {
+  const bySku = new Map<string, FiredRecord['cart'][number]>();
+  for (const { sku, quantity, price, name, category } of items) {
+    const line: FiredRecord['cart'][number] = { ...bySku.get(sku), sku, quantity: (bySku.get(sku)?.quantity ?? 0) + quantity };
+    if (price !== undefined) line.price = price;
+    if (name !== undefined) line.name = name;
+    if (category !== undefined) line.category = category;
+    bySku.set(sku, line);
+  }
+  return [...bySku.values()];
 }

@@ -13,7 +13,7 @@ export const scripts = {
   reboundGroupCreate: load('group-create-1.lua'),
   reboundGroupsInfo: load('groups-info-1.lua'),
   reboundDetectApply: load('detect-apply.lua'),
-  reboundDetectFire: load('detect-fire-3.lua'),
+  reboundDetectFire: load('detect-fire.lua'),
 };
 
 export type ScriptName = keyof typeof scripts;

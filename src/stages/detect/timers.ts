@@ -1,5 +1,5 @@
 // The timer task: every tick, per partition, takes the due members of the timers sorted set and
-// decides each one through lua/detect-fire-3.lua, which re-checks the visit atomically and
+// decides them in chunks through lua/detect-fire.lua, which re-checks each visit atomically and
 // appends at most one trigger message per trigger and visit. Several processes may run it on
 // the same partitions: the script's fired flag makes a lost race a no-op.
 import { encodePlain } from '../../core/codec.js';
@@ -17,6 +17,9 @@ const timerLag = histogram('rebound_timer_lag_seconds', 'How late due trigger ti
 const fired = counter('rebound_triggers_fired_total', 'Trigger messages appended to the trigger log', ['trigger']);
 const hitToFire = histogram('rebound_hit_to_fire_seconds', 'From the last hit of the visit to the trigger message', ['trigger']);
 const decisions = counter('rebound_timer_decisions_total', 'Due timers decided, by outcome', ['outcome']);
+
+/** Due members decided per script call: bounded so that one call never holds Redis for long. */
+const FIRE_CHUNK = 200;
 
 export interface TimerSettings {
   tickMs: number;
@@ -76,43 +79,61 @@ export class TimerTask {
     const { redis, keys, clock, settings } = this.#ctx;
     const now = clock.now();
     const due = await redis.zrangeDue(keys.timers(partition), now, settings.batch);
-    const outcomes = await Promise.all(due.map(({ member, score }) => this.#decide(partition, member, score, now)));
-    return outcomes.filter((o) => o === 'fired').length;
+    let firedCount = 0;
+    for (let i = 0; i < due.length; i += FIRE_CHUNK) firedCount += await this.#decide(partition, due.slice(i, i + FIRE_CHUNK), now);
+    return firedCount;
   }
 
-  async #decide(partition: number, member: string, due: number, now: number): Promise<string> {
+  /** One script call decides a chunk of due members of a partition (lua/detect-fire.lua). */
+  async #decide(partition: number, due: ReadonlyArray<{ member: string; score: number }>, now: number): Promise<number> {
     const { redis, keys } = this.#ctx;
-    const parsed = parseMember(member);
-    const trigger = parsed && this.#ctx.definitions().bySlot.get(parsed.slot);
-    const timers = keys.timers(partition);
-    if (!parsed || !trigger) {
-      // A deleted or disabled trigger, or a member that is not ours: nothing can fire it.
-      await redis.zrem(timers, member);
-      decisions.labels('gone').inc();
-      return 'gone';
+    const definitions = this.#ctx.definitions();
+    const visitorKeys: string[] = [];
+    const keyIndex = new Map<string, number>();
+    const triggers = new Map<number, CompiledTrigger>();
+    const members: Array<[string, number, number, string, number]> = [];
+    for (const { member, score } of due) {
+      const parsed = parseMember(member);
+      if (!parsed) {
+        await redis.zrem(keys.timers(partition), member); // not ours: nothing can fire it
+        continue;
+      }
+      timerLag.observe(Math.max(0, now - score) / 1000);
+      const trigger = definitions.bySlot.get(parsed.slot);
+      if (trigger) triggers.set(parsed.slot, trigger);
+      let k = keyIndex.get(parsed.visitorId);
+      if (k === undefined) {
+        visitorKeys.push(keys.visitor(partition, parsed.visitorId));
+        k = visitorKeys.length + 2; // KEYS[1] timers, KEYS[2] trigger log
+        keyIndex.set(parsed.visitorId, k);
+      }
+      members.push([member, parsed.slot, parsed.visit, parsed.visitorId, k]);
     }
-    timerLag.observe(Math.max(0, now - due) / 1000);
-    const reply = await redis.script(
-      'reboundDetectFire',
-      [keys.visitor(partition, parsed.visitorId), timers, keys.stream(partition, 'fired')],
-      this.#fireArgs(member, now, parsed, trigger),
-    );
-    const [outcome, last] = Array.isArray(reply) ? (reply as [string, string]) : [String(reply), undefined];
-    decisions.labels(outcome).inc();
-    if (outcome === 'fired') {
+    if (members.length === 0) return 0;
+    const plan = [[...triggers.values()].map((t) => this.#triggerPlan(t, definitions)), members];
+    const outcomes = (await redis.script('reboundDetectFire', [keys.timers(partition), keys.stream(partition, 'fired'), ...visitorKeys], [now, encodePlain(plan)])) as string[];
+    let firedCount = 0;
+    outcomes.forEach((outcome, i) => {
+      const last = Number(outcome);
+      if (Number.isNaN(last)) {
+        decisions.labels(outcome).inc();
+        return;
+      }
+      firedCount++;
+      decisions.labels('fired').inc();
+      const trigger = triggers.get(members[i]![1]) as CompiledTrigger;
       fired.labels(trigger.stored.id).inc();
-      if (last !== undefined) hitToFire.labels(trigger.stored.id).observe(Math.max(0, now - Number(last)) / 1000);
-    }
-    return outcome;
+      hitToFire.labels(trigger.stored.id).observe(Math.max(0, now - last) / 1000);
+    });
+    return firedCount;
   }
 
-  #fireArgs(member: string, now: number, parsed: { slot: number; visit: number; visitorId: string }, trigger: CompiledTrigger): Array<string | number | Buffer> {
+  #triggerPlan(trigger: CompiledTrigger, definitions: DetectDefinitions): unknown[] {
     const stored = trigger.stored;
-    const visit = this.#ctx.definitions().sources.get(stored.source)?.visit ?? defaultVisit;
+    const visit = definitions.sources.get(stored.source)?.visit ?? defaultVisit;
     const delay = stored.type === 'abandonment' ? stored.inactivityMs : stored.type === 'sessionEnd' ? visit.inactivity : 0;
-    const hasVisitConditions = trigger.visitConditions.some((c) => c.length > 0);
-    const visitConditions = hasVisitConditions ? encodePlain(trigger.visitConditions.map((c) => c.map((m) => [m.metric, m.op, m.value ?? 0]))) : '';
+    const conditions = trigger.visitConditions.some((c) => c.length > 0) ? trigger.visitConditions.map((c) => c.map((m) => [m.metric, m.op, m.value ?? 0])) : false;
     const header = JSON.stringify({ triggerId: stored.triggerId, triggerName: stored.id, version: stored.version, source: stored.source });
-    return [member, now, parsed.slot, parsed.visit, parsed.visitorId, stored.type, delay, stored.include.match, stored.include.containers.length, visitConditions, header];
+    return [stored.slot, stored.type, delay, stored.include.match, stored.include.containers.length, conditions, header];
   }
 }
