@@ -50,7 +50,8 @@ export function decodeFiredRecord(data: Buffer): FiredRecord {
     // cmsgpack packs an empty Lua table as a map
     path: Array.isArray(path) ? path.map(([container, ts]) => ({ container, ts })) : [],
     metadata: parseJson(meta, {}),
-    cart: Object.entries(parseJson<RawCart>(cart, {})).map(([sku, item]) => ({
+    // The visit keeps the signed sum of adds and removes; the cart is what is left above zero.
+    cart: Object.entries(parseJson<RawCart>(cart, {})).filter(([, item]) => item.q > 0).map(([sku, item]) => ({
       sku,
       quantity: item.q,
       ...(item.p === undefined ? {} : { price: item.p }),

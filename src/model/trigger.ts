@@ -191,6 +191,11 @@ export const triggerSchema = z
   })
   .strict()
   .superRefine((trigger, ctx) => {
+    // "Visit must not include" with match all (every exclude container satisfied) is not
+    // implemented: the visit state keeps one exclusion time per trigger, which is `any`.
+    if (trigger.exclude.containers.length > 1 && trigger.exclude.match === 'all') {
+      issue(ctx, 'exclude supports match: any (the visit is excluded when any exclude container is satisfied)', ['exclude', 'match']);
+    }
     trigger.exclude.containers.forEach((conditions, c) =>
       conditions.forEach((cond, i) => {
         if ('metric' in cond && cond.scope === 'visit') issue(ctx, 'visit-scoped conditions are for include only', ['exclude', 'containers', c, i, 'scope']);

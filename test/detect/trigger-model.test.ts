@@ -52,6 +52,11 @@ describe('parseTrigger', () => {
     expect(parseTrigger(cart).exclude.match).toBe('any');
   });
 
+  it('refuses exclude match: all over several containers (only any is implemented)', () => {
+    expect(() => parseTrigger({ ...cart, exclude: { match: 'all', containers: cart.exclude.containers } })).toThrow(/exclude\.match: exclude supports match: any/);
+    expect(parseTrigger({ ...cart, exclude: { match: 'all', containers: [[{ metric: 'purchase', op: 'exists' }]] } }).exclude.containers).toHaveLength(1);
+  });
+
   it('lists every problem with its path', () => {
     const found = problems({
       kind: 'Trigger',

@@ -96,7 +96,9 @@ local function mergeLists(have, add, bound)
   end
 end
 
--- The cart as products added minus removed: {sku: {q, p, n, c}}.
+-- The cart as products added minus removed: {sku: {q, p, n, c}}. The signed sum is kept even
+-- at zero or below (a remove applied before its add must still cancel it); the trigger message
+-- lists only the products whose quantity is above zero.
 local function applyCart(cart, lines)
   for _, line in ipairs(lines) do
     local sku, delta = line[1], line[2]
@@ -105,7 +107,7 @@ local function applyCart(cart, lines)
     if line[3] then item.p = line[3] end
     if line[4] then item.n = line[4] end
     if line[5] then item.c = line[5] end
-    if item.q <= 0 then cart[sku] = nil else cart[sku] = item end
+    cart[sku] = item
   end
 end
 
