@@ -102,6 +102,13 @@ async function detectBacklog(redis: RedisPort, keys: Keys): Promise<number> {
   return left;
 }
 
+/** CPU seconds Redis has used (user + system, main process). */
+async function redisCpu(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu');
+  const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
 async function memoryPer(env: Env, pattern: string, sample: number): Promise<number> {
   const keys = (await env.redis.scanKeys(pattern)).slice(0, sample);
   let bytes = 0;
@@ -118,6 +125,7 @@ async function throughput(env: Env, triggerCount: number, workerCount: number): 
     for (let i = 0; i < entries.length; i += 500) await env.redis.xaddMany(entries.slice(i, i + 500));
     await Promise.all(workers.map((w) => w.waitFor('ready', 30_000)));
     const cpuBefore = workers.map((w) => cpuSeconds(w.pid) ?? 0);
+    const redisBefore = await redisCpu(env.admin);
     const t0 = performance.now();
     for (const w of workers) w.child.stdin?.write('go\n');
     let left = HITS;
@@ -128,6 +136,7 @@ async function throughput(env: Env, triggerCount: number, workerCount: number): 
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpu = workers.reduce((sum, w, i) => sum + ((cpuSeconds(w.pid) ?? 0) - (cpuBefore[i] ?? 0)), 0);
+    const redisCores = ((await redisCpu(env.admin)) - redisBefore) / seconds;
     const visitorBytes = await memoryPer(env, `${keys.prefix}:{p*}:v:*`, 1000);
     let waiting = 0;
     let timerBytes = 0;
@@ -137,7 +146,7 @@ async function throughput(env: Env, triggerCount: number, workerCount: number): 
     }
     return {
       scenario: 'detect', case: label, hits: HITS, seconds: round(seconds), hitsPerSec: round(left === 0 ? HITS / seconds : NaN),
-      workersCpu: round(cpu / seconds), bytesPerVisitor: round(visitorBytes), waitingTimers: waiting, bytesPerWaitingTrigger: round(timerBytes / Math.max(1, waiting)), complete: left === 0,
+      workersCpu: round(cpu / seconds), redisCpu: round(redisCores), bytesPerVisitor: round(visitorBytes), waitingTimers: waiting, bytesPerWaitingTrigger: round(timerBytes / Math.max(1, waiting)), complete: left === 0,
     };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
@@ -203,7 +212,7 @@ export const detectScenario: Scenario = {
     'Memory is `MEMORY USAGE` averaged over 1,000 visitor hashes, and the timers sorted sets over their members.',
     `Timer lag: ${WAITING.toLocaleString('en-US')} visits waiting on cart abandonment, written as detect leaves them, their deadlines spread at ${DUE_PER_SEC.toLocaleString('en-US')}/s; lag = fired − deadline (BENCH_DETECT_WAITING=1000000 for the SPEC's million).`,
   ].join(' '),
-  columns: ['case', 'hits', 'seconds', 'hitsPerSec', 'workersCpu', 'waitingTimers', 'fired', 'lagP50Ms', 'lagP99Ms', 'lagMaxMs', 'bytesPerVisitor', 'bytesPerWaitingTrigger', 'complete'],
+  columns: ['case', 'hits', 'seconds', 'hitsPerSec', 'workersCpu', 'redisCpu', 'waitingTimers', 'fired', 'lagP50Ms', 'lagP99Ms', 'lagMaxMs', 'bytesPerVisitor', 'bytesPerWaitingTrigger', 'complete'],
   timeoutMs: 15 * 60_000,
   async run(ctx) {
     const server = await startRedis({ appendonly: true, extraArgs: ['--hash-max-listpack-value', '512'] });
