@@ -1,8 +1,12 @@
 // The registry of benchmark scenarios: name → scenario. `npm run bench -- <name>…` runs the named
 // ones, `npm run bench` all of them, in this order (also the order of docs/benchmarks.md).
 import type { Scenario } from './support/harness.js';
+import { detectScenario } from './scenarios/detect.js';
+import { ingestScenario } from './scenarios/ingest.js';
 import { runtimeScenario } from './scenarios/runtime.js';
 
 export const scenarios: Readonly<Record<string, Scenario>> = {
   runtime: runtimeScenario,
+  ingest: ingestScenario,
+  detect: detectScenario,
 };
