@@ -67,6 +67,7 @@ const ingestSchema = z
     requestTimeout: duration('10s'),
     idleTimeout: duration('120s'),
     flushHits: z.number().int().min(1).max(100_000).default(2000),
+    flushWindow: duration('1ms'),
     sourcesPoll: duration('1s'),
     overloadSample: duration('1s'),
   })

@@ -28,7 +28,7 @@ export async function createIngest(runtime: Runtime): Promise<IngestHandle> {
   const monitor = new OverloadMonitor(redis, keys, { maxLag: settings.maxLag, maxRedisMemoryRatio: settings.maxRedisMemoryRatio, sampleMs: settings.overloadSample }, logger);
   await monitor.sample();
   monitor.start();
-  const writer = new HitWriter(redis, keys, { flushHits: settings.flushHits });
+  const writer = new HitWriter(redis, keys, { flushHits: settings.flushHits, flushWindowMs: settings.flushWindow });
   const server = new IngestServer({
     host: settings.host,
     port: settings.port,

@@ -59,7 +59,7 @@ function segment(deps: IngestDeps, type: HitType | 'batch'): HttpHandler {
       const source = authenticate(deps.sources, request, body.writeKey);
       sourceId = source.id;
       const context = { source: source.id, receivedAt: request.receivedAt, sentAt: body.sentAt, context: body.context };
-      const hits = type === 'batch' ? batchMessages(body, request.body.length).map((message, i) => mapSegmentMessage(message, undefined, context, i)) : [mapSegmentMessage(body, type, { source: source.id, receivedAt: request.receivedAt }, 0)];
+      const hits = type === 'batch' ? batchMessages(body, request.body).map((message, i) => mapSegmentMessage(message, undefined, context, i)) : [mapSegmentMessage(body, type, { source: source.id, receivedAt: request.receivedAt }, 0)];
       await writeHits(deps, source.id, hits);
       return okReply;
     } catch (err) {

@@ -2,6 +2,7 @@
 // e-commerce events and products, properties/context as dims, clock-skew correction.
 import { randomUUID } from 'node:crypto';
 import { ReboundError } from '../core/errors.js';
+import { arrayElementBytes } from './json-spans.js';
 import { hitLimits, hitTypes, isSafeKey, truncateBytes, type DimValue, type Hit, type HitType, type Product } from '../model/hit.js';
 import { cleanValue, flattenInto, invalid, isRecord, optionalText, readProduct, requiredId, type HitContext } from '../model/hit-parse.js';
 
@@ -142,16 +143,14 @@ export function mapSegmentMessage(message: unknown, routeType: HitType | undefin
 }
 
 /** The messages of a /v1/batch (or /v1/import) body, each checked against the 32 KB limit. */
-export function batchMessages(body: Record<string, unknown>, bodyBytes: number): unknown[] {
+export function batchMessages(body: Record<string, unknown>, raw: Buffer): unknown[] {
   const batch = body.batch;
   if (!Array.isArray(batch)) throw new ReboundError('INGEST_BODY_MALFORMED', 'batch must be an array of messages');
   // A body under 32 KB cannot hold a message over 32 KB: skip the per-message measurement.
-  if (bodyBytes > segmentMessageBytes) {
-    for (let i = 0; i < batch.length; i++) {
-      if (Buffer.byteLength(JSON.stringify(batch[i]) ?? '') > segmentMessageBytes) {
-        throw new ReboundError('INGEST_MESSAGE_TOO_LARGE', `message ${i} exceeds 32 KB`, { index: i });
-      }
-    }
+  if (raw.length > segmentMessageBytes) {
+    arrayElementBytes(raw, 'batch').forEach((bytes, i) => {
+      if (bytes > segmentMessageBytes) throw new ReboundError('INGEST_MESSAGE_TOO_LARGE', `message ${i} exceeds 32 KB`, { index: i });
+    });
   }
   return batch;
 }

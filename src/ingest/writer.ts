@@ -1,6 +1,6 @@
 // The micro-batching writer: hits of concurrent requests are grouped per partition and appended
 // as ONE stream entry per partition per flush (`d` = msgpack array of hits). A flush happens when
-// `flushHits` hits wait, or at the end of the current event-loop turn (setImmediate, ~1 ms).
+// `flushHits` hits wait, or `flushWindow` (1 ms) after the first hit that waits.
 // Invariant: one request's hits of one partition always travel in the same entry, and a request
 // resolves only when every entry carrying its hits has been acknowledged by Redis. If one of its
 // entries fails, the request is rejected (503) even if others were written: the client's retry
@@ -33,6 +33,8 @@ class Ticket {
 
 export interface WriterOptions {
   flushHits: number;
+  /** Longest wait (ms) before waiting hits are appended; 0 = at the end of the event-loop turn. */
+  flushWindowMs?: number;
   /** The stream hits go to; `hits` in production. */
   stream?: string;
 }
@@ -41,6 +43,7 @@ export class HitWriter {
   readonly #redis: RedisPort;
   readonly #streams: string[];
   readonly #flushHits: number;
+  readonly #flushWindowMs: number;
   readonly #keys: Keys;
   #hits: Hit[][];
   #tickets: Ticket[][];
@@ -53,6 +56,7 @@ export class HitWriter {
     this.#redis = redis;
     this.#keys = keys;
     this.#flushHits = options.flushHits;
+    this.#flushWindowMs = options.flushWindowMs ?? 0;
     this.#streams = keys.allPartitions().map((p) => keys.stream(p, options.stream ?? 'hits'));
     this.#hits = this.#streams.map(() => []);
     this.#tickets = this.#streams.map(() => []);
@@ -77,7 +81,8 @@ export class HitWriter {
     if (this.#waiting >= this.#flushHits) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(() => this.flush());
+      if (this.#flushWindowMs > 0) setTimeout(() => this.flush(), this.#flushWindowMs);
+      else setImmediate(() => this.flush());
     }
     return ticket.promise;
   }
