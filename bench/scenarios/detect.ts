@@ -9,6 +9,7 @@ import { Keys } from '../../src/core/redis/keys.js';
 import { putSource } from '../../src/model/source-store.js';
 import { putTrigger } from '../../src/model/trigger-store.js';
 import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
+import { infoField } from '../support/redis-info.js';
 import { round, sleep, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { seededRandom } from '../support/hits.js';
 import { cpuSeconds, spawnTracked, type Tracked } from '../support/processes.js';
@@ -105,8 +106,7 @@ async function detectBacklog(redis: RedisPort, keys: Keys): Promise<number> {
 /** CPU seconds Redis has used (user + system, main process). */
 async function redisCpu(admin: Redis): Promise<number> {
   const info = await admin.info('cpu');
-  const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
-  return field('used_cpu_user') + field('used_cpu_sys');
+  return infoField(info, 'used_cpu_user') + infoField(info, 'used_cpu_sys');
 }
 
 async function memoryPer(env: Env, pattern: string, sample: number): Promise<number> {

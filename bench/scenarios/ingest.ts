@@ -16,6 +16,7 @@ import { Keys } from '../../src/core/redis/keys.js';
 import { decodeHits } from '../../src/model/hit.js';
 import { putSource } from '../../src/model/source-store.js';
 import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
+import { fmt, infoField, waitForAofIdle } from '../support/redis-info.js';
 import { round, sleep, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { HitFactory } from '../support/hits.js';
 import { PARTITIONS, buildBodies, type BodyKind, type LoadResult, type LoadSpec } from '../support/ingest-load.js';
@@ -88,33 +89,16 @@ interface Measured {
   loadAverage: number;
 }
 
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 function say(env: Env, text: string): void {
   env.ctx.progress(`[${SCENARIO} ${Math.round((Date.now() - env.started) / 1000)}s] ${text}`);
 }
 
-function infoField(info: string, field: string): number {
-  const match = new RegExp(`^${field}:([^\\r\\n]*)`, 'm').exec(info);
-  return match ? Number(match[1]) : NaN;
-}
-
-/** An AOF rewrite left over from the previous case would otherwise compete with the measured run. */
-async function waitForAofIdle(env: Env): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const info = await env.admin.info('persistence');
-    if (infoField(info, 'aof_rewrite_in_progress') === 0 && infoField(info, 'aof_rewrite_scheduled') === 0) return;
-    if (Date.now() > deadline) return;
-    say(env, 'waiting for an AOF rewrite to finish');
-    await sleep(100);
-  }
-}
 
 /** Fresh data for each case: FLUSHALL bounds memory and the AOF, the new prefix isolates the keys. */
 async function freshKeys(env: Env, caseId: string): Promise<Keys> {
   await env.admin.call('FLUSHALL', 'SYNC');
-  await waitForAofIdle(env);
+  await waitForAofIdle(env.admin, (text) => say(env, text));
   return new Keys(`bi-${caseId}-${Date.now().toString(36)}`, PARTITIONS);
 }
 
@@ -322,7 +306,7 @@ function oneHitBytes(): number {
 async function baseline(env: Env, bytes: number): Promise<XaddBaseline> {
   say(env, `redis-benchmark: ${fmt(XADD_REQUESTS)} XADD of ${bytes} B`);
   await env.admin.call('FLUSHALL', 'SYNC');
-  await waitForAofIdle(env);
+  await waitForAofIdle(env.admin, (text) => say(env, text));
   const result = await xaddBaseline(env.server.port, 'bench:xadd', bytes, XADD_REQUESTS);
   await env.admin.call('FLUSHALL', 'SYNC');
   return result;

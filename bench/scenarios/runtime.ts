@@ -11,6 +11,7 @@ import { decode } from '../../src/core/codec.js';
 import { connectRedis, type RedisPort } from '../../src/core/redis/client.js';
 import { Keys } from '../../src/core/redis/keys.js';
 import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
+import { fmt, infoField, waitForAofIdle } from '../support/redis-info.js';
 import { round, sleep, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { HitFactory } from '../support/hits.js';
 import { cpuSeconds, spawnTracked, type Tracked } from '../support/processes.js';
@@ -67,12 +68,7 @@ interface Drained {
   loadAverage: number;
 }
 
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-function infoField(info: string, field: string): number {
-  const match = new RegExp(`^${field}:([^\\r\\n]*)`, 'm').exec(info);
-  return match ? Number(match[1]) : NaN;
-}
 
 interface RedisCounters {
   cpu: number;
@@ -99,18 +95,6 @@ function say(env: Env, text: string): void {
 async function freshKeys(env: Env, caseId: string): Promise<Keys> {
   await env.admin.call('FLUSHALL', 'SYNC');
   return new Keys(`bench-${caseId}-${Date.now().toString(36)}`, PARTITIONS);
-}
-
-/** An AOF rewrite left over from loading would otherwise compete with the measured run. */
-async function waitForAofIdle(env: Env): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const info = await env.admin.info('persistence');
-    if (infoField(info, 'aof_rewrite_in_progress') === 0 && infoField(info, 'aof_rewrite_scheduled') === 0) return;
-    if (Date.now() > deadline) return;
-    say(env, 'waiting for the AOF rewrite of the preload to finish');
-    await sleep(100);
-  }
 }
 
 function startWorkers(env: Env, keys: Keys, count: number, caseId: string, mode: HopMode): Tracked[] {
@@ -161,7 +145,7 @@ async function drain(env: Env, caseId: string, label: string, payloads: Payloads
   try {
     await preload(env, keys, payloads, label);
     await Promise.all(workers.map((w) => w.waitFor('ready', 30_000)));
-    await waitForAofIdle(env);
+    await waitForAofIdle(env.admin, (text) => say(env, text));
     const total = payloads.entries.length;
     const before = await redisCounters(env.admin);
     const workerCpuBefore = workers.map((w) => cpuSeconds(w.pid));
@@ -271,7 +255,7 @@ async function paced(env: Env, payloads: Payloads, entriesPerSec: number): Promi
   let seconds = 0;
   try {
     await worker!.waitFor('ready', 30_000);
-    await waitForAofIdle(env);
+    await waitForAofIdle(env.admin, (text) => say(env, text));
     worker!.child.stdin?.write('go\n');
     await worker!.waitFor('started', 30_000);
     const cpuBefore = (await redisCounters(env.admin)).cpu;
@@ -343,7 +327,7 @@ async function baseline(env: Env, payloads: Payloads): Promise<XaddBaseline> {
   const requests = Math.min(BASELINE_MAX_REQUESTS, Math.floor(BASELINE_BYTES / bytes));
   say(env, `redis-benchmark: ${fmt(requests)} XADD of ${fmt(bytes)} B`);
   await env.admin.call('FLUSHALL', 'SYNC');
-  await waitForAofIdle(env);
+  await waitForAofIdle(env.admin, (text) => say(env, text));
   const result = await xaddBaseline(env.server.port, 'bench:xadd', bytes, requests);
   await env.admin.call('FLUSHALL', 'SYNC');
   return result;
