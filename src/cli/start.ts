@@ -7,6 +7,8 @@ import { createLogger } from '../core/log.js';
 import { startMetricsServer } from '../core/metrics-server.js';
 import { availableRoles, roleNames, roleStarters, type RoleName } from './roles.js';
 
+const startOrder: readonly RoleName[] = ['deliver', 'campaign', 'detect', 'admin', 'ingest'];
+
 export interface StartOptions {
   roles?: string;
   config?: string;
@@ -35,6 +37,9 @@ export async function start(options: StartOptions): Promise<void> {
   const metrics = await startMetricsServer(config.metrics.host, config.metrics.port);
   runtime.lifecycle.onShutdown('metrics server', () => metrics.close());
   logger.info({ url: metrics.url }, 'metrics at /metrics');
-  for (const role of roles) await (roleStarters[role] as NonNullable<(typeof roleStarters)[RoleName]>)(runtime);
+  // Consumers start first and producers last, so that shutdown (steps run in reverse) stops
+  // accepting hits before it drains the stages behind them.
+  const ordered = [...roles].sort((a, b) => startOrder.indexOf(a) - startOrder.indexOf(b));
+  for (const role of ordered) await (roleStarters[role] as NonNullable<(typeof roleStarters)[RoleName]>)(runtime);
   logger.info({ roles, dataDir: config.dataDir }, roles.length > 0 ? 'Rebound started' : 'Rebound started with no role available yet');
 }
