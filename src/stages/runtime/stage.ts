@@ -39,6 +39,6 @@ export const succeed = (outputs: StageOutput[] = []): ItemResult => ({ ok: true,
 export const fail = (error: ReboundError): ItemResult => ({ ok: false, error });
 /**
  * The stage committed this item itself, atomically with its XACK (detect applies visitor state
- * in one Lua script gated on XACK like the runtime's commit): the runtime only counts it.
+ * and acknowledges the entries in one Lua script): the runtime only counts it.
  */
 export const acknowledged = (): ItemResult => ({ ok: true, outputs: [], acknowledged: true });

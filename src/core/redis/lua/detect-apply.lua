@@ -1,5 +1,5 @@
--- detect-apply: applies one batch of hits to visitor state, gated on the XACK of their entries
--- (numKeys is dynamic). KEYS[1] hits stream, KEYS[2] timers zset, KEYS[3..] visitor hashes.
+-- detect-apply: applies one batch of hits to visitor state and acknowledges their entries, in one
+-- script (numKeys is dynamic). KEYS[1] hits stream, KEYS[2] timers zset, KEYS[3..] visitor hashes.
 -- ARGV[1] group, ARGV[2] plan (plain MessagePack, built by src/stages/detect/visitor-plan.ts):
 --   { sources = {{inactivity, maxDuration, maxHits, botHits, botWithin}, …},
 --     entries = {{entryId, {hit, …}}, …} }
@@ -188,10 +188,14 @@ local function applyHit(h)
   end
 end
 
-local committed = 0
+-- Only entries still pending for the group are applied (one acknowledged meanwhile by another
+-- consumer is skipped), and they are acknowledged after every write: a script that failed
+-- half-way (Redis does not roll back) has written nothing in the hit logic above the flush, and
+-- an entry retried after a failure cannot count a hit twice (the recent hit ids).
+local applied = {}
 for _, entry in ipairs(entries) do
-  if redis.call('XACK', KEYS[1], group, entry[1]) == 1 then
-    committed = committed + 1
+  if #redis.call('XPENDING', KEYS[1], group, entry[1], entry[1], 1) == 1 then
+    applied[#applied + 1] = entry[1]
     for _, h in ipairs(entry[2]) do applyHit(h) end
   end
 end
@@ -217,4 +221,5 @@ for _, key in ipairs(order) do
 end
 for member, due in pairs(rearm) do redis.call('ZADD', timers, 'GT', due, member) end
 for member, due in pairs(once) do redis.call('ZADD', timers, 'NX', due, member) end
-return committed
+if #applied > 0 then redis.call('XACK', KEYS[1], group, unpack(applied)) end
+return #applied
