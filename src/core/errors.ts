@@ -24,6 +24,8 @@ export const errorCatalog = {
   HIT_INVALID: { status: 400, retriable: false },
   TRIGGER_INVALID: { status: 422, retriable: false },
   TRIGGER_MESSAGE_INVALID: { status: 400, retriable: false },
+  TEMPLATE_INVALID: { status: 422, retriable: false },
+  TEMPLATE_RENDER_FAILED: { status: 422, retriable: false },
   INGEST_BODY_MALFORMED: { status: 400, retriable: false },
   INGEST_BODY_ENCODING: { status: 400, retriable: false },
   INGEST_NESTING_TOO_DEEP: { status: 400, retriable: false },
