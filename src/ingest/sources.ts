@@ -1,21 +1,23 @@
-// The sources every ingest process knows: write key → source, rsid → source, reloaded from
-// Redis when the definitions version moves (polled every `ingest.sourcesPoll`, 1 s by default),
-// so a change is live everywhere within a few seconds. A failed poll keeps the last good set.
+// The sources every ingest process knows: write key → source, rsid → source, kept current by
+// the definitions watcher (the version polled every `ingest.sourcesPoll`, 1 s by default), so a
+// change is live everywhere within a few seconds. A failed poll keeps the last good set.
 import type { Logger } from '../core/log.js';
 import type { RedisPort } from '../core/redis/client.js';
 import type { Keys } from '../core/redis/keys.js';
+import { DefinitionsWatcher } from '../model/definitions-watcher.js';
 import type { Source } from '../model/source.js';
-import { definitionsVersion, loadSources } from '../model/source-store.js';
+import { loadSources } from '../model/source-store.js';
+
+interface SourceMaps {
+  byWriteKey: ReadonlyMap<string, Source>;
+  byId: ReadonlyMap<string, Source>;
+}
 
 export class SourceRegistry {
   readonly #redis: RedisPort;
   readonly #keys: Keys;
   readonly #logger: Logger;
-  #byWriteKey = new Map<string, Source>();
-  #byId = new Map<string, Source>();
-  #version: string | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #polling = false;
+  #watcher: DefinitionsWatcher<SourceMaps> | undefined;
 
   constructor(redis: RedisPort, keys: Keys, logger: Logger) {
     this.#redis = redis;
@@ -24,28 +26,24 @@ export class SourceRegistry {
   }
 
   byWriteKey(writeKey: string): Source | undefined {
-    return this.#byWriteKey.get(writeKey);
+    return this.#watcher?.current.byWriteKey.get(writeKey);
   }
 
   byId(id: string): Source | undefined {
-    return this.#byId.get(id);
+    return this.#watcher?.current.byId.get(id);
   }
 
   /** Loads once (failing when Redis is unreachable), then polls every `pollMs`. */
   async start(pollMs: number): Promise<void> {
-    await this.refresh();
-    this.#timer = setInterval(() => void this.#poll(), pollMs);
-    this.#timer.unref();
+    this.#watcher = new DefinitionsWatcher(this.#redis, this.#keys, () => this.#load(), { pollMs, logger: this.#logger });
+    await this.#watcher.start();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#watcher?.stop();
   }
 
-  /** Reloads when the version changed since the last load. */
-  async refresh(): Promise<void> {
-    const version = await definitionsVersion(this.#redis, this.#keys);
-    if (version === this.#version) return;
+  async #load(): Promise<SourceMaps> {
     const { sources, invalid } = await loadSources(this.#redis, this.#keys);
     for (const problem of invalid) this.#logger.error(problem, 'stored source does not validate; ignored');
     const byWriteKey = new Map<string, Source>();
@@ -54,21 +52,7 @@ export class SourceRegistry {
       byId.set(source.id, source);
       for (const key of source.writeKeys) byWriteKey.set(key, source);
     }
-    this.#byWriteKey = byWriteKey;
-    this.#byId = byId;
-    this.#version = version;
-    this.#logger.info({ version, sources: sources.length }, 'sources loaded');
-  }
-
-  async #poll(): Promise<void> {
-    if (this.#polling) return;
-    this.#polling = true;
-    try {
-      await this.refresh();
-    } catch (err) {
-      this.#logger.debug({ err: (err as Error).message }, 'sources poll failed; keeping the last set');
-    } finally {
-      this.#polling = false;
-    }
+    this.#logger.info({ sources: sources.length }, 'sources loaded');
+    return { byWriteKey, byId };
   }
 }

@@ -19,11 +19,6 @@ export async function deleteSource(redis: RedisPort, keys: Keys, id: string): Pr
   return existed;
 }
 
-/** The current definitions version ('0' before any definition was stored). */
-export async function definitionsVersion(redis: RedisPort, keys: Keys): Promise<string> {
-  return (await redis.get(keys.definitionsVersion())) ?? '0';
-}
-
 /** Every stored source; a stored document that no longer validates is reported, not returned. */
 export async function loadSources(redis: RedisPort, keys: Keys): Promise<{ sources: Source[]; invalid: Array<{ id: string; error: string }> }> {
   const stored = await redis.hgetall(keys.definitions('sources'));
