@@ -65,7 +65,7 @@ function readRecord(id: string, json: string): StoredTrigger | string {
 export async function putTrigger(redis: RedisPort, keys: Keys, document: unknown, now: number = Date.now()): Promise<StoredTrigger> {
   const definition = parseTrigger(document, `trigger ${String((document as { id?: unknown } | null)?.id)}`);
   const k = triggerKeys(keys);
-  const existingJson = (await redis.hgetall(k.triggers))[definition.id];
+  const existingJson = (await redis.hget(k.triggers, definition.id)) ?? undefined;
   const existing = existingJson === undefined ? undefined : readRecord(definition.id, existingJson);
   if (typeof existing === 'object' && sameDefinition(existing, definition)) return existing;
   const previous = existingJson === undefined ? undefined : record.safeParse(safeJson(existingJson));

@@ -199,6 +199,10 @@ export class RedisPort {
     return this.#run(() => this.#client.zcard(key));
   }
 
+  hget(key: string, field: string): Promise<string | null> {
+    return this.#run(() => this.#client.hget(key, field));
+  }
+
   get(key: string): Promise<string | null> {
     return this.#run(() => this.#client.get(key));
   }

@@ -61,7 +61,6 @@ export class PlanBuilder {
   readonly #index: TriggerIndex;
   readonly #sources: ReadonlyMap<string, Source>;
   readonly #settings: PlanSettings;
-  readonly #visitMetrics = new Map<SourceIndex, string[]>();
 
   constructor(keys: Keys, index: TriggerIndex, sources: ReadonlyMap<string, Source>, settings: PlanSettings) {
     this.#keys = keys;
@@ -115,11 +114,8 @@ export class PlanBuilder {
 
   /** Visit counts of the metrics some trigger of the source conditions on with `scope: visit`. */
   #visitCounts(source: SourceIndex, hit: Hit): Array<[string, number]> {
-    let metrics = this.#visitMetrics.get(source);
-    if (metrics === undefined) {
-      metrics = [...new Set(source.triggers.flatMap((t) => t.visitMetrics))];
-      this.#visitMetrics.set(source, metrics);
-    }
-    return metrics.filter((m) => hit.events.includes(m)).map((m) => [m, hit.eventValues?.[m] ?? 1]);
+    const counts: Array<[string, number]> = [];
+    for (const metric of source.visitMetrics) if (hit.events.includes(metric)) counts.push([metric, hit.eventValues?.[metric] ?? 1]);
+    return counts;
   }
 }
