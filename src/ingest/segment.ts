@@ -42,11 +42,20 @@ function parseTime(value: unknown, field: string, index: number): number | undef
   return ms;
 }
 
+/** The batch's `sentAt`, parsed once per request rather than once per message. */
+const batchSentAt = new WeakMap<SegmentContext, number | undefined>();
+
+function sentAtOf(message: Record<string, unknown>, context: SegmentContext, index: number): number | undefined {
+  if (message.sentAt !== undefined && message.sentAt !== null) return parseTime(message.sentAt, 'sentAt', index);
+  if (!batchSentAt.has(context)) batchSentAt.set(context, parseTime(context.sentAt, 'sentAt', index));
+  return batchSentAt.get(context);
+}
+
 /** Segment's skew correction: receivedAt − (sentAt − timestamp); no timestamp → receivedAt. */
 function eventTime(message: Record<string, unknown>, context: SegmentContext, index: number): number {
   const timestamp = parseTime(message.timestamp ?? message.originalTimestamp, 'timestamp', index);
   if (timestamp === undefined) return context.receivedAt;
-  const sentAt = parseTime(message.sentAt ?? context.sentAt, 'sentAt', index);
+  const sentAt = sentAtOf(message, context, index);
   return sentAt === undefined ? timestamp : context.receivedAt - (sentAt - timestamp);
 }
 
