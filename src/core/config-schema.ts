@@ -86,6 +86,37 @@ const detectSchema = z
   .strict()
   .default({});
 
+const cacheSchema = (max: number) =>
+  z
+    .object({
+      max: z.number().int().min(1).max(10_000_000).default(max),
+      ttl: duration('5m'),
+      negativeTtl: duration('30s'),
+    })
+    .strict()
+    .default({});
+
+const campaignSchema = z
+  .object({
+    definitionsPoll: duration('1s'),
+    recordRetention: duration('7d'),
+    profileCache: cacheSchema(100_000),
+    resourceCache: cacheSchema(100_000),
+    identityCache: cacheSchema(100_000),
+    indexedFields: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/)).default(['email', 'phone']),
+    defaultTimezone: z.string().default('UTC'),
+    publicUrl: z.string().url().default('http://localhost:8080'),
+  })
+  .strict()
+  .default({});
+
+const deliverSchema = z
+  .object({
+    budget: duration('15m'),
+  })
+  .strict()
+  .default({});
+
 export const configSchema = z
   .object({
     prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'letters, digits, _ . - (at most 32)').default('rb'),
@@ -98,6 +129,8 @@ export const configSchema = z
     stages: stagesSchema,
     ingest: ingestSchema,
     detect: detectSchema,
+    campaign: campaignSchema,
+    deliver: deliverSchema,
     admin: z.object({ host: z.string().default('127.0.0.1'), port: port.default(8081), token: z.string().min(16).nullable().default(null) }).strict().default({}),
     metrics: listenerSchema('127.0.0.1', 9464),
   })

@@ -1,7 +1,7 @@
 // A message template (SPEC §6.5): `parseTemplate` validates a `kind: Template` document and reports
 // every problem with its path in one TEMPLATE_INVALID error, including those found by parsing each
 // Handlebars source. Longer than most files because the Handlebars rules (helpers, raw output,
-// prototype paths) belong with the schema they refine; rendering is src/stages/campaign/render.ts.
+// prototype paths) belong with the schema they refine; rendering is render.ts.
 import Handlebars from 'handlebars';
 import { z } from 'zod';
 import { ReboundError } from '../core/errors.js';

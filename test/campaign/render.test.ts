@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { isReboundError } from '../../src/core/errors.js';
 import { parseTemplate, type TemplateDocument } from '../../src/model/template.js';
-import { compileTemplate } from '../../src/stages/campaign/render.js';
+import { compileTemplate } from '../../src/model/render.js';
 
 const cartHtml = `<h1>{{default profile.firstName "Hello"}}, you left something behind</h1>
 <ul>

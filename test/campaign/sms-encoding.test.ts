@@ -1,6 +1,6 @@
 // SMS encoding and segment counts (SPEC §6.5): GSM-7 vs UCS-2 and the 160/153 and 70/67 limits.
 import { describe, expect, it } from 'vitest';
-import { smsInfo } from '../../src/stages/campaign/sms-encoding.js';
+import { smsInfo } from '../../src/model/sms-encoding.js';
 
 describe('smsInfo', () => {
   it.each([

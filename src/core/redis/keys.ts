@@ -78,6 +78,51 @@ export class Keys {
     return `${this.#tags[partition]}:timers`;
   }
 
+  /** A message's record: status, reason, hop timestamps (src/model/message.ts). */
+  message(partition: number, messageId: string): string {
+    return `${this.#tags[partition]}:msg:${messageId}`;
+  }
+
+  /** An event's recent message ids in a partition, score = received time (reports, newest first). */
+  eventMessages(partition: number, eventId: string): string {
+    return `${this.#tags[partition]}:msgs:${eventId}`;
+  }
+
+  /** Campaign outcome counters of a trigger in a partition: fields `<eventId>|<status>[|<reason>]`. */
+  triggerStats(partition: number, triggerId: string): string {
+    return `${this.#tags[partition]}:stats:${triggerId}`;
+  }
+
+  /** A profile (JSON string). Profiles are not partitioned: Redis Cluster spreads them by key. */
+  profile(profileId: string): string {
+    return `${this.prefix}:profile:${profileId}`;
+  }
+
+  /** Profile ids whose indexed `field` (email, phone, …) normalises to `value`: a set. */
+  profileIndex(field: string, value: string): string {
+    return `${this.prefix}:pidx:${field}:${value}`;
+  }
+
+  /** One row of a resource table (JSON string), `catalog` keyed by sku. */
+  resourceRow(resource: string, key: string): string {
+    return `${this.prefix}:res:${resource}:${key}`;
+  }
+
+  /** The global suppression list: normalised addresses and phone numbers (a set). */
+  suppressions(): string {
+    return `${this.prefix}:suppressed`;
+  }
+
+  /** A profile's sends for fatigue rules: zset member `<messageId>|<channel>`, score = send time. */
+  fatigue(profileId: string): string {
+    return `${this.prefix}:fatigue:${profileId}`;
+  }
+
+  /** Pub/sub channel announcing profile and resource writes, so every LRU cache drops them. */
+  invalidations(): string {
+    return `${this.prefix}:invalidate`;
+  }
+
   /** Installation-wide metadata (partition count, versions). */
   meta(): string {
     return `${this.prefix}:meta`;

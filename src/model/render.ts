@@ -2,8 +2,8 @@
 // every language once, in an isolated environment holding only our helpers; a compiled template is
 // frozen, so a message always renders with the version it was compiled from.
 import Handlebars from 'handlebars';
-import { ReboundError } from '../../core/errors.js';
-import type { TemplateContent, TemplateDefinition } from '../../model/template.js';
+import { ReboundError } from '../core/errors.js';
+import type { TemplateContent, TemplateDefinition } from './template.js';
 
 export interface RenderedMessage {
   subject?: string;
