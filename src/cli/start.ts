@@ -1,10 +1,10 @@
 // `rebound start`: load the configuration, bootstrap Redis (embedded when none is configured),
-// serve /metrics, run the chosen roles, and drain on SIGTERM/SIGINT.
+// serve /metrics and /status, run the chosen roles, and drain on SIGTERM/SIGINT.
 import { bootstrap, exitOnSignals } from '../core/bootstrap.js';
 import { loadConfig } from '../core/config.js';
 import { ReboundError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { startMetricsServer } from '../core/metrics-server.js';
+import { startObservability } from '../stages/runtime/observability.js';
 import { availableRoles, roleNames, roleStarters, type RoleName } from './roles.js';
 
 const startOrder: readonly RoleName[] = ['deliver', 'campaign', 'detect', 'admin', 'ingest'];
@@ -34,12 +34,11 @@ export async function start(options: StartOptions): Promise<void> {
   const logger = createLogger(config.log.level);
   const runtime = await bootstrap(config, logger);
   exitOnSignals(runtime.lifecycle, config.shutdownTimeout, logger);
-  const metrics = await startMetricsServer(config.metrics.host, config.metrics.port);
-  runtime.lifecycle.onShutdown('metrics server', () => metrics.close());
-  logger.info({ url: metrics.url }, 'metrics at /metrics');
+  const observability = await startObservability(runtime, roles);
   // Consumers start first and producers last, so that shutdown (steps run in reverse) stops
   // accepting hits before it drains the stages behind them.
   const ordered = [...roles].sort((a, b) => startOrder.indexOf(a) - startOrder.indexOf(b));
   for (const role of ordered) await (roleStarters[role] as NonNullable<(typeof roleStarters)[RoleName]>)(runtime);
+  await observability.announce();
   logger.info({ roles, dataDir: config.dataDir }, roles.length > 0 ? 'Rebound started' : 'Rebound started with no role available yet');
 }

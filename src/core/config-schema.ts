@@ -106,6 +106,41 @@ const campaignSchema = z
     indexedFields: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/)).default(['email', 'phone']),
     defaultTimezone: z.string().default('UTC'),
     publicUrl: z.string().url().default('http://localhost:8080'),
+    smsMaxSegments: z.number().int().min(1).max(20).default(3),
+  })
+  .strict()
+  .default({});
+
+const backoffSchema = (base: string, max: string) => z.object({ base: duration(base), max: duration(max) }).strict().default({});
+
+const smtpSchema = z
+  .object({
+    url: z.string().url().nullable().default(null),
+    fallbackUrl: z.string().url().nullable().default(null),
+    ca: z.string().nullable().default(null),
+    pool: z
+      .object({
+        maxConnections: z.number().int().min(1).max(256).default(8),
+        maxMessages: z.number().int().min(1).default(1000),
+        rateDelta: duration('1s'),
+        rateLimit: z.number().int().min(0).default(0),
+      })
+      .strict()
+      .default({}),
+    dkim: z.object({ domainName: z.string().min(1), keySelector: z.string().min(1), privateKeyFile: z.string().min(1) }).strict().nullable().default(null),
+    breaker: z.object({ failures: z.number().int().min(1).default(3), coolDown: duration('30s') }).strict().default({}),
+  })
+  .strict()
+  .default({});
+
+const smppSchema = z
+  .object({
+    url: z.string().url().nullable().default(null),
+    sourceAddr: z.string().min(1).max(20).default('Rebound'),
+    enquireLink: duration('30s'),
+    window: z.number().int().min(1).max(1000).default(10),
+    reconnect: backoffSchema('500ms', '30s'),
+    receiptRetention: duration('3d'),
   })
   .strict()
   .default({});
@@ -113,8 +148,27 @@ const campaignSchema = z
 const deliverSchema = z
   .object({
     budget: duration('15m'),
+    defaultFrom: z.string().min(3).default('Rebound <rebound@localhost>'),
+    sendTimeout: duration('5s'),
+    concurrency: z.object({ email: z.number().int().min(1).max(10_000).default(64), sms: z.number().int().min(1).max(10_000).default(32) }).strict().default({}),
+    retry: backoffSchema('30s', '30m'),
+    retryEvery: duration('500ms'),
+    retryBatch: z.number().int().min(1).max(10_000).default(100),
+    retryLease: duration('1m'),
+    claimRetention: duration('1d'),
+    smtp: smtpSchema,
+    smpp: smppSchema,
+    webhook: z.object({ url: z.string().url().nullable().default(null), secret: z.string().min(16).nullable().default(null) }).strict().default({}),
   })
   .strict()
+  .superRefine((deliver, ctx) => {
+    if (deliver.webhook.url !== null && deliver.webhook.secret === null) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['webhook', 'secret'], message: 'a webhook url needs a secret (REBOUND_SMS_WEBHOOK_SECRET) to sign its requests' });
+    }
+    if (deliver.sendTimeout * 2 > deliver.retryLease) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['retryLease'], message: 'retryLease must be at least twice sendTimeout' });
+    }
+  })
   .default({});
 
 export const configSchema = z
@@ -131,7 +185,15 @@ export const configSchema = z
     detect: detectSchema,
     campaign: campaignSchema,
     deliver: deliverSchema,
-    admin: z.object({ host: z.string().default('127.0.0.1'), port: port.default(8081), token: z.string().min(16).nullable().default(null) }).strict().default({}),
+    admin: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(8081),
+        token: z.string().min(16).nullable().default(null),
+        maxBodyBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(16_777_216),
+      })
+      .strict()
+      .default({}),
     metrics: listenerSchema('127.0.0.1', 9464),
   })
   .strict();

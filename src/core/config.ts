@@ -22,6 +22,11 @@ const envOverrides: Array<[string, string[], (text: string) => unknown]> = [
   ['REBOUND_METRICS_HOST', ['metrics', 'host'], String],
   ['REBOUND_METRICS_PORT', ['metrics', 'port'], Number],
   ['REBOUND_LOG_LEVEL', ['log', 'level'], String],
+  ['REBOUND_SMTP_URL', ['deliver', 'smtp', 'url'], String],
+  ['REBOUND_SMTP_FALLBACK_URL', ['deliver', 'smtp', 'fallbackUrl'], String],
+  ['REBOUND_SMPP_URL', ['deliver', 'smpp', 'url'], String],
+  ['REBOUND_SMS_WEBHOOK_URL', ['deliver', 'webhook', 'url'], String],
+  ['REBOUND_SMS_WEBHOOK_SECRET', ['deliver', 'webhook', 'secret'], String],
 ];
 
 /** Sets a nested key; leaves a misplaced scalar alone so that validation still reports it. */

@@ -45,6 +45,7 @@ export function jsonReply(status: number, value: unknown): Reply {
 export const statusText: Readonly<Record<number, string>> = {
   200: '200 OK',
   204: '204 No Content',
+  302: '302 Found',
   400: '400 Bad Request',
   401: '401 Unauthorized',
   404: '404 Not Found',

@@ -1,6 +1,9 @@
 // The ingest role: sources, overload monitor, writer, routes and the listener, wired to the
 // runtime; shutdown stops accepting, answers what is in flight, then flushes the writer.
+import { randomBytes } from 'node:crypto';
 import type { Runtime } from '../core/bootstrap.js';
+import { ProfileStore } from '../model/profile-store.js';
+import { registerLinks } from './links.js';
 import { OverloadMonitor } from './overload.js';
 import { registerRoutes } from './routes.js';
 import { IngestServer } from './server.js';
@@ -40,6 +43,8 @@ export async function createIngest(runtime: Runtime): Promise<IngestHandle> {
   const deps = { sources, writer, monitor, maxBodyBytes: settings.maxBodyBytes };
   registerRoutes(server, deps);
   registerTriggers(server, { sources, redis, keys });
+  const secret = await redis.setIfAbsent(keys.linkSecret(), randomBytes(32).toString('base64url'));
+  registerLinks(server, { redis, keys, secret, profiles: new ProfileStore(redis, keys, config.campaign.indexedFields) });
   registerStream(server, deps, { maxFrameBytes: settings.maxBodyBytes, maxConnectionInFlightBytes: settings.maxConnectionInFlightBytes, idleTimeoutMs: settings.idleTimeout });
   const port = await server.listen();
   logger.info({ host: settings.host, port }, 'ingest listening');

@@ -7,6 +7,13 @@
 // (zset, score = receivedAt); per trigger the outcome counters `keys.triggerStats(p, triggerId)`
 // (hash, fields `<eventId>|<status>` and `<eventId>|<status>|<reason>`; eventId `-` when routing
 // failed). Records and index entries expire after `campaign.recordRetention`.
+//
+// Who counts what: the campaign stage HINCRBYs `<eventId>|received` and the statuses it decides
+// (ignored, routingFailed, targetingFailed, …); the deliver stage HINCRBYs the final statuses it
+// decides — `processed`, `deliveryFailed` (with reason) and `tooOld` — as `<eventId>|<status>` and,
+// with a reason, also `<eventId>|<status>|<reason>`, once per message, in the same Lua call as
+// the record update. Deliver also sets `attempts`, `error` (last server reply), `handedAt`,
+// `nextAttemptAt` while a retry waits, `remoteId` and, for SMPP, `receipt` (DELIVRD, UNDELIV, …).
 
 export const messageStatuses = [
   'pending',

@@ -1,4 +1,4 @@
-// Trigger messages: the compact record lua/detect-fire-3.lua appends to the trigger log, and the
+// Trigger messages: the compact record lua/detect-fire.lua appends to the trigger log, and the
 // one function that renders it in Adobe's pipeline / I/O Events shape (SPEC §5.1), which is
 // what every external interface shows; and the way back: Adobe's messages validated and turned
 // into the same record (POST /v1/triggers feeds real Adobe triggers to the campaign side).
@@ -24,6 +24,11 @@ export interface FiredRecord {
   cart: Array<{ sku: string; quantity: number; price?: number; name?: string; category?: string }>;
   aliases: Record<string, string>;
   type: string;
+  /**
+   * Where the visit's state lives (detect's visit number and the trigger's slot): the campaign
+   * side re-reads it to see whether the visit converted after firing. Absent for Adobe's messages.
+   */
+  visit?: { number: number; slot: number };
 }
 
 export interface TriggerHeader {
@@ -37,8 +42,8 @@ type RawCart = Record<string, { q: number; p?: number; n?: string; c?: string }>
 const parseJson = <T>(text: string, empty: T): T => (text === '' ? empty : (JSON.parse(text) as T));
 
 export function decodeFiredRecord(data: Buffer): FiredRecord {
-  const [header, visitorId, firedAt, firstHitTs, lastHitTs, path, meta, cart, aliases, type] = decode<
-    [string, string, number, number, number, Array<[number, number]> | Record<string, never>, string, string, string, string]
+  const [header, visitorId, firedAt, firstHitTs, lastHitTs, path, meta, cart, aliases, type, , visitNumber, slot] = decode<
+    [string, string, number, number, number, Array<[number, number]> | Record<string, never>, string, string, string, string, number, number?, number?]
   >(data);
   const head = JSON.parse(header) as TriggerHeader;
   return {
@@ -60,11 +65,12 @@ export function decodeFiredRecord(data: Buffer): FiredRecord {
     })),
     aliases: parseJson(aliases, {}),
     type,
+    ...(visitNumber === undefined || slot === undefined ? {} : { visit: { number: visitNumber, slot } }),
   };
 }
 
 /** A UUID derived from a name, so the same log entry always shows the same ids. */
-function nameUuid(name: string): string {
+export function nameUuid(name: string): string {
   const hex = createHash('sha1').update(name).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
 }
@@ -130,7 +136,7 @@ export function toAdobeMessage(record: FiredRecord, position: LogPosition): Reco
 }
 
 /**
- * The trigger-log entry of a record, positionally as lua/detect-fire-3.lua writes it (plain
+ * The trigger-log entry of a record, positionally as lua/detect-fire.lua writes it (plain
  * MessagePack, empty maps as ''), so decodeFiredRecord reads both alike. The cart is keyed by
  * sku: a record with one sku twice keeps the last. satisfiedTs is the latest include-container
  * hit of the path (lastHitTs without a path).
@@ -151,6 +157,7 @@ export function encodeFiredRecord(record: FiredRecord): Buffer {
     JSON.stringify(header), record.visitorId, record.firedAt, record.firstHitTs, record.lastHitTs,
     record.path.map(({ container, ts }) => [container, ts]),
     jsonOrEmpty(record.metadata), jsonOrEmpty(cart), jsonOrEmpty(record.aliases), record.type, satisfiedTs,
+    ...(record.visit === undefined ? [] : [record.visit.number, record.visit.slot]),
   ]);
 }
 

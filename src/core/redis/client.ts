@@ -39,6 +39,11 @@ export interface RedisTarget {
   cluster?: readonly string[];
 }
 
+/** A pub/sub listener started by `RedisPort.subscribe`. */
+export interface Subscription {
+  close(): Promise<void>;
+}
+
 export interface ConnectOptions {
   connectTimeoutMs: number;
   /** Shown in CLIENT LIST. */
@@ -54,6 +59,7 @@ type Raw = unknown;
 export class RedisPort {
   readonly mode: 'standalone' | 'cluster';
   readonly #client: Client;
+  #lastReplyAt = 0;
 
   constructor(client: Client) {
     this.#client = client;
@@ -73,9 +79,16 @@ export class RedisPort {
     return (this.#client as unknown as Untyped)[name]!(...args);
   }
 
+  /** Epoch ms of the last command that succeeded (`/status`: last Redis contact); 0 before any. */
+  get lastReplyAt(): number {
+    return this.#lastReplyAt;
+  }
+
   async #run<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      return await operation();
+      const result = await operation();
+      this.#lastReplyAt = Date.now();
+      return result;
     } catch (err) {
       throw toReboundError(err);
     }
@@ -181,6 +194,16 @@ export class RedisPort {
     return this.#run(() => (this.#client as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>)[name]!(keys.length, ...keys, ...args));
   }
 
+  /** Like script(), with binary-safe replies: bulk strings come back as Buffers. */
+  scriptBuffer(name: ScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
+    return this.#run(() => (this.#client as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>)[`${name}Buffer`]!(keys.length, ...keys, ...args));
+  }
+
+  /** SET with a time to live in milliseconds. */
+  setWithTtl(key: string, value: string, ttlMs: number): Promise<void> {
+    return this.#run(async () => void (await this.#client.set(key, value, 'PX', ttlMs)));
+  }
+
   /** Members of a sorted set scored at most `max`, lowest first, with their scores. */
   zrangeDue(key: string, max: number, limit: number): Promise<Array<{ member: string; score: number }>> {
     return this.#run(async () => {
@@ -203,6 +226,21 @@ export class RedisPort {
     return this.#run(() => this.#client.hget(key, field));
   }
 
+  hmget(key: string, fields: readonly string[]): Promise<Array<string | null>> {
+    return this.#run(() => this.#client.hmget(key, ...fields));
+  }
+
+  /** ZADD then PEXPIRE of the key (an index that lives as long as its newest member). */
+  zaddExpiring(key: string, score: number, member: string, ttlMs: number): Promise<void> {
+    return this.#run(async () => {
+      await Promise.all([this.#client.zadd(key, score, member), this.#client.pexpire(key, ttlMs)]);
+    });
+  }
+
+  hmgetBuffer(key: string, fields: readonly string[]): Promise<Array<Buffer | null>> {
+    return this.#run(() => this.#client.hmgetBuffer(key, ...fields));
+  }
+
   get(key: string): Promise<string | null> {
     return this.#run(() => this.#client.get(key));
   }
@@ -215,6 +253,11 @@ export class RedisPort {
     return this.#run(async () => {
       await this.#client.hset(key, field, value);
     });
+  }
+
+  /** HSETNX: sets the field only when absent; resolves true when this call set it. */
+  hsetnx(key: string, field: string, value: string): Promise<boolean> {
+    return this.#run(async () => (await this.#client.hsetnx(key, field, value)) === 1);
   }
 
   /** Resolves true when the field existed. */
@@ -231,6 +274,105 @@ export class RedisPort {
     return this.#run(async () => {
       const ok = await this.#client.set(key, value, 'NX');
       return ok === 'OK' ? value : ((await this.#client.get(key)) ?? value);
+    });
+  }
+
+  // --- datamart: strings, sets, pub/sub (profiles, resource rows, indexes, suppressions) ---
+
+  set(key: string, value: string): Promise<void> {
+    return this.#run(async () => void (await this.#client.set(key, value)));
+  }
+
+  /** Deletes one key (one slot per call on a cluster); resolves true when it existed. */
+  del(key: string): Promise<boolean> {
+    return this.#run(async () => (await this.#client.del(key)) === 1);
+  }
+
+  sadd(key: string, members: readonly string[]): Promise<number> {
+    return members.length === 0 ? Promise.resolve(0) : this.#run(() => this.#client.sadd(key, ...members));
+  }
+
+  srem(key: string, members: readonly string[]): Promise<number> {
+    return members.length === 0 ? Promise.resolve(0) : this.#run(() => this.#client.srem(key, ...members));
+  }
+
+  smembers(key: string): Promise<string[]> {
+    return this.#run(() => this.#client.smembers(key));
+  }
+
+  /** For each member, whether it is in the set (SMISMEMBER, Redis ≥ 6.2). */
+  smismember(key: string, members: readonly string[]): Promise<boolean[]> {
+    if (members.length === 0) return Promise.resolve([]);
+    return this.#run(async () => (await this.#client.smismember(key, ...members)).map((n) => n === 1));
+  }
+
+  /** One SSCAN step; cursor '0' starts and, when returned, ends the scan. */
+  sscan(key: string, cursor: string, count: number): Promise<{ cursor: string; members: string[] }> {
+    return this.#run(async () => {
+      const [next, members] = await this.#client.sscan(key, cursor, 'COUNT', count);
+      return { cursor: next, members };
+    });
+  }
+
+  /** Resolves with the number of subscribers that received it (on a cluster: of the node it reached). */
+  publish(channel: string, message: string): Promise<number> {
+    return this.#run(() => this.#client.publish(channel, message));
+  }
+
+  /**
+   * Listens to one pub/sub channel on a connection of its own. Messages published while it is
+   * disconnected are lost, so `onSubscribed` runs after the first subscription and after every
+   * re-subscription (confirmed by Redis): callers drop what they may have missed. On a cluster it
+   * listens on one master (PUBLISH reaches every node) and moves on when that one stays away.
+   */
+  subscribe(channel: string, onMessage: (message: string) => void, onSubscribed: () => void): Promise<Subscription> {
+    let closed = false;
+    let current: Redis | undefined;
+    const cluster = this.#client instanceof Cluster ? this.#client : undefined;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        closed = true;
+        current?.disconnect();
+        reject(new ReboundError('REDIS_UNAVAILABLE', `cannot subscribe to ${channel} within 10000 ms`));
+      }, 10_000);
+      const subscription: Subscription = {
+        close: async () => {
+          closed = true;
+          clearTimeout(timer);
+          current?.disconnect();
+        },
+      };
+      const open = (attempt: number): void => {
+        const nodes = cluster ? cluster.nodes('master') : [this.#client as Redis];
+        const base = nodes[attempt % Math.max(nodes.length, 1)];
+        if (!base) return void setTimeout(() => !closed && open(attempt + 1), 500).unref();
+        const retryStrategy = (times: number): number | null => (cluster && times > 5 ? null : reconnect(times));
+        const sub = base.duplicate({ lazyConnect: false, autoResubscribe: false, enableOfflineQueue: false, retryStrategy });
+        current = sub;
+        sub.on('error', () => {});
+        // A listener that throws must not take the process down (an EventEmitter would rethrow).
+        const safely = (run: () => void): void => {
+          try {
+            run();
+          } catch {
+            /* the listener reports its own failures */
+          }
+        };
+        sub.on('message', (from: string, message: string) => from === channel && safely(() => onMessage(message)));
+        sub.on('ready', () => {
+          sub.subscribe(channel).then(
+            () => {
+              if (closed) return;
+              clearTimeout(timer);
+              safely(onSubscribed);
+              resolve(subscription);
+            },
+            () => sub.disconnect(true),
+          );
+        });
+        sub.once('end', () => !closed && open(attempt + 1));
+      };
+      open(0);
     });
   }
 

@@ -58,14 +58,18 @@ export class Keys {
     return `${this.#tags[partition]}:errors:${name}:${group}`;
   }
 
-  /** Definitions of one kind (`sources`, …): a hash, field = definition id, value = JSON. */
+  /**
+   * Definitions of one kind (`sources`, …): a hash, field = definition id, value = JSON. Every
+   * definitions key shares the hash tag `{defs}`, so `rebound apply` writes a whole bundle in
+   * one Lua script, on Redis Cluster too (one slot).
+   */
   definitions(kind: string): string {
-    return `${this.prefix}:defs:${kind}`;
+    return `${this.prefix}:{defs}:${kind}`;
   }
 
   /** Counter INCR'ed on every definition change; processes poll it and reload when it moves. */
   definitionsVersion(): string {
-    return `${this.prefix}:defs:version`;
+    return `${this.prefix}:{defs}:version`;
   }
 
   /** A visitor's state: visit, de-duplication, aliases and per-trigger progress (detect). */
@@ -91,6 +95,44 @@ export class Keys {
   /** Campaign outcome counters of a trigger in a partition: fields `<eventId>|<status>[|<reason>]`. */
   triggerStats(partition: number, triggerId: string): string {
     return `${this.#tags[partition]}:stats:${triggerId}`;
+  }
+
+  /** Deliver's idempotency claim of a message (hash: state, entry, attempts, bytes while a retry waits). */
+  deliveryClaim(partition: number, messageId: string): string {
+    return `${this.#tags[partition]}:claim:${messageId}`;
+  }
+
+  /** Deliver's delayed retries of a channel in a partition: zset, member = message id, score = due time. */
+  deliveryRetries(partition: number, channel: string): string {
+    return `${this.#tags[partition]}:retry:${channel}`;
+  }
+
+  /** An SMSC message id → `<partition>|<message id>`, so a delivery receipt finds its record. */
+  smscMessage(smscId: string): string {
+    return `${this.prefix}:smsc:${smscId}`;
+  }
+
+  /** A profile's messages (reports): zset member `<partition>|<messageId>`, score = received time. */
+  profileMessages(profileId: string): string {
+    return `${this.prefix}:pmsgs:${profileId}`;
+  }
+
+  /**
+   * Campaign jobs waiting in a partition (late identity, quiet hours): zset member = message id,
+   * score = when to look again; the job itself is in `campaignJobs`.
+   */
+  campaignWaiting(partition: number): string {
+    return `${this.#tags[partition]}:cwait`;
+  }
+
+  /** Trigger messages queued while their event is paused: zset member = message id, score = expiry. */
+  campaignPaused(partition: number, eventId: string): string {
+    return `${this.#tags[partition]}:cpaused:${eventId}`;
+  }
+
+  /** Encoded campaign jobs of the partition's waiting and paused sets: hash field = message id. */
+  campaignJobs(partition: number): string {
+    return `${this.#tags[partition]}:cjobs`;
   }
 
   /** A profile (JSON string). Profiles are not partitioned: Redis Cluster spreads them by key. */
@@ -123,8 +165,28 @@ export class Keys {
     return `${this.prefix}:invalidate`;
   }
 
+  /** The secret signing unsubscribe and tracked-link tokens (generated once per installation). */
+  linkSecret(): string {
+    return `${this.prefix}:link-secret`;
+  }
+
   /** Installation-wide metadata (partition count, versions). */
   meta(): string {
     return `${this.prefix}:meta`;
+  }
+
+  /** Live processes (`rebound status`): hash, field = instance, value = JSON (metrics URL, roles, heartbeat). */
+  processes(): string {
+    return `${this.prefix}:procs`;
+  }
+
+  /** Streams read by Rebound's stages: hash, field = logical stream name, value = its groups, comma-separated. */
+  streamRegistry(): string {
+    return `${this.prefix}:streams`;
+  }
+
+  /** Lease of the one process that collects the installation's stream gauges (SET NX PX, renewed). */
+  metricsLease(): string {
+    return `${this.prefix}:lease:metrics`;
   }
 }

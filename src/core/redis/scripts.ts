@@ -12,8 +12,19 @@ export const scripts = {
   reboundTrim: load('trim-1.lua'),
   reboundGroupCreate: load('group-create-1.lua'),
   reboundGroupsInfo: load('groups-info-1.lua'),
+  reboundLease: load('lease-1.lua'),
   reboundDetectApply: load('detect-apply.lua'),
   reboundDetectFire: load('detect-fire.lua'),
+  reboundDeliverClaim: load('deliver-claim.lua'),
+  reboundDeliverTake: load('deliver-take.lua'),
+  reboundDeliverRecord: load('deliver-record.lua'),
+  reboundDeliverReceipt: load('deliver-receipt-1.lua'),
+  reboundDefsApply: load('defs-apply.lua'),
+  reboundJournalPosition: load('journal-position-1.lua'),
+  reboundDlqReplay: load('dlq-replay-2.lua'),
+  reboundDlqPurge: load('dlq-purge-1.lua'),
+  reboundCampaignCommit: load('campaign-commit.lua'),
+  reboundFatigue: load('fatigue-1.lua'),
 };
 
 export type ScriptName = keyof typeof scripts;

@@ -76,7 +76,7 @@ local function decide(member, slot, k, visitor, key)
   redis.call('HSET', key, pre .. 'f', now)
   redis.call('ZREM', timers, member)
   local rest = redis.call('HMGET', key, pre .. 'm', p .. 'cp', 'ids')
-  local record = { trigger[7], visitor, now, first, tonumber(f[6]), path, rest[1] or '', rest[2] or '', rest[3] or '', kind, satisfied }
+  local record = { trigger[7], visitor, now, first, tonumber(f[6]), path, rest[1] or '', rest[2] or '', rest[3] or '', kind, satisfied, k, slot }
   redis.call('XADD', log, '*', 'd', cmsgpack.pack(record))
   return tostring(last)
 end

@@ -1,0 +1,104 @@
+// Email over SMTP (SPEC §7): nodemailer's pooled transport (connections, messages per connection,
+// rate limit), STARTTLS when the server offers it or TLS with smtps://, auth from the URL,
+// optional DKIM. With a fallback URL, a circuit breaker sends through the fallback while the
+// primary is failing; a message whose primary attempt failed at server level (refused, timed
+// out, 421) is handed to the fallback at once rather than waiting for a retry.
+import { createTransport, type Transporter } from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { counter, gauge } from '../core/metrics.js';
+import { permanentFailure, sent, transientFailure, type Channel, type SendResult } from '../model/channel.js';
+import type { OutboxMessage } from '../model/message.js';
+import { CircuitBreaker, type Route } from './circuit-breaker.js';
+import { mailOptions } from './mail-options.js';
+import { classifySmtpError, type SmtpFailure } from './smtp-errors.js';
+
+export interface SmtpSettings {
+  url: string;
+  fallbackUrl: string | null;
+  /** PEM text of extra trusted certificate authorities. */
+  ca: string | null;
+  pool: { maxConnections: number; maxMessages: number; rateDeltaMs: number; rateLimit: number };
+  dkim: { domainName: string; keySelector: string; privateKey: string } | null;
+  timeoutMs: number;
+  breaker: { failures: number; coolDownMs: number };
+  defaultFrom: string;
+}
+
+const serverSends = counter('rebound_smtp_sends_total', 'Emails handed to an SMTP server, by server (primary, fallback) and result', ['server', 'result']);
+const breakerOpen = gauge('rebound_smtp_breaker_open', '1 while the primary SMTP server is bypassed for the fallback');
+
+type Attempt = { ok: true; result: SendResult } | { ok: false; failure: SmtpFailure };
+
+function transport(url: string, settings: SmtpSettings): Transporter<SMTPPool.SentMessageInfo> {
+  const { pool, dkim, ca, timeoutMs } = settings;
+  const options: SMTPPool.Options = {
+    pool: true,
+    url,
+    maxConnections: pool.maxConnections,
+    maxMessages: pool.maxMessages,
+    rateDelta: pool.rateDeltaMs,
+    ...(pool.rateLimit > 0 ? { rateLimit: pool.rateLimit } : {}),
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+    ...(ca === null ? {} : { tls: { ca } }),
+    ...(dkim === null ? {} : { dkim }),
+    logger: false,
+  };
+  return createTransport(options);
+}
+
+export class SmtpChannel implements Channel {
+  readonly name = 'smtp';
+  readonly #settings: SmtpSettings;
+  readonly #primary: Transporter<SMTPPool.SentMessageInfo>;
+  readonly #fallback: Transporter<SMTPPool.SentMessageInfo> | undefined;
+  readonly #breaker: CircuitBreaker;
+
+  constructor(settings: SmtpSettings, clock: Clock = systemClock) {
+    this.#settings = settings;
+    this.#primary = transport(settings.url, settings);
+    this.#fallback = settings.fallbackUrl === null ? undefined : transport(settings.fallbackUrl, settings);
+    this.#breaker = new CircuitBreaker(settings.breaker.failures, settings.breaker.coolDownMs, clock);
+  }
+
+  async send(message: OutboxMessage): Promise<SendResult> {
+    const options = mailOptions(message, this.#settings.defaultFrom);
+    const route: Route = this.#fallback === undefined ? 'primary' : this.#breaker.route();
+    let attempt = await this.#attempt(route, options);
+    if (!attempt.ok && route === 'primary' && this.#fallback !== undefined && attempt.failure.serverFailing) {
+      attempt = await this.#attempt('fallback', options);
+    }
+    if (attempt.ok) return attempt.result;
+    const { permanent, reply } = attempt.failure;
+    return permanent ? permanentFailure(reply) : transientFailure(reply);
+  }
+
+  async #attempt(route: Route, options: ReturnType<typeof mailOptions>): Promise<Attempt> {
+    const transporter = route === 'primary' ? this.#primary : (this.#fallback as Transporter<SMTPPool.SentMessageInfo>);
+    try {
+      const info = await transporter.sendMail(options);
+      this.#observe(route, undefined);
+      serverSends.labels(route, 'ok').inc();
+      return { ok: true, result: sent(info.messageId, info.response) };
+    } catch (err) {
+      const failure = classifySmtpError(err);
+      this.#observe(route, failure);
+      serverSends.labels(route, failure.permanent ? 'permanent' : 'transient').inc();
+      return { ok: false, failure };
+    }
+  }
+
+  #observe(route: Route, failure: SmtpFailure | undefined): void {
+    if (route !== 'primary' || this.#fallback === undefined) return;
+    if (failure?.serverFailing) this.#breaker.primaryDown();
+    else this.#breaker.primaryUp();
+    breakerOpen.set(this.#breaker.open ? 1 : 0);
+  }
+
+  async close(): Promise<void> {
+    this.#primary.close();
+    this.#fallback?.close();
+  }
+}

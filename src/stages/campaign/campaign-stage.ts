@@ -1,0 +1,114 @@
+// The campaign stage (SPEC §6): reads the trigger log (`fired`, group `campaign`), routes each
+// trigger message to the events of its trigger, runs every job through the pipeline and writes
+// the outcomes with the entries' XACK in one script (commit.ts). A trigger message no event
+// handles is recorded as routingFailed. The same runner serves jobs coming back from waiting
+// (waiting.ts), so both paths produce identical records.
+import { asReboundError } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
+import type { CampaignDefinitions, CampaignEvent } from '../../model/campaign-definitions.js';
+import { markEventSent } from '../../model/event-store.js';
+import { decodeFiredRecord, nameUuid, type FiredRecord } from '../../model/trigger-message.js';
+import { acknowledged, fail, type ItemResult, type StageDefinition } from '../runtime/stage.js';
+import { commitOutcomes, type CommitSpec, type Unit, type Written } from './commit.js';
+import { campaignMetrics } from './metrics.js';
+import { runJob, type Outcome, type PipelineDeps } from './pipeline.js';
+
+export interface CampaignDeps extends PipelineDeps {
+  clock: Clock;
+  definitions(): CampaignDefinitions;
+  retentionMs: number;
+}
+
+export const campaignGroup = 'campaign';
+
+/** Same trigger message, same event → same message id: a duplicate never yields a second message. */
+export const messageIdOf = (eventId: string, record: FiredRecord): string =>
+  nameUuid(`${eventId}|${record.triggerId}|${record.visitorId}|${record.firedAt}`);
+
+export interface JobInput {
+  gate: string;
+  record: FiredRecord;
+  fired: Buffer;
+  receivedAt: number;
+  waits: number;
+}
+
+/** Runs each input's jobs (one per event, or a routingFailed record when there is none). */
+export async function runUnits(deps: CampaignDeps, partition: number, inputs: readonly JobInput[], eventsOf: (input: JobInput) => CampaignEvent[]): Promise<Unit[]> {
+  const now = deps.clock.now();
+  return Promise.all(
+    inputs.map(async (input): Promise<Unit> => {
+      const { record } = input;
+      const events = eventsOf(input);
+      const base = { triggerId: record.triggerId, receivedAt: input.receivedAt, fired: input.fired, waits: input.waits };
+      if (events.length === 0) {
+        const fields = { id: messageIdOf('-', record), eventId: '-', triggerId: record.triggerId, triggerName: record.triggerName, visitorId: record.visitorId, firedAt: record.firedAt, receivedAt: input.receivedAt };
+        const outcome: Outcome = { kind: 'final', status: 'routingFailed', reason: 'noPublishedEvent', fields };
+        return { gate: input.gate, jobs: [{ ...base, messageId: fields.id, eventId: '-', outcome }] };
+      }
+      const jobs = await Promise.all(
+        events.map(async (event): Promise<Written> => {
+          const messageId = messageIdOf(event.id, record);
+          const outcome = await runJob({ messageId, event, record, fired: input.fired, receivedAt: input.receivedAt, waits: input.waits }, partition, now, deps);
+          return { ...base, messageId, eventId: event.id, outcome };
+        }),
+      );
+      return { gate: input.gate, jobs };
+    }),
+  );
+}
+
+const sentEvents = new Set<string>();
+
+/** Counts what was written and marks events that produced a message (delete is refused after). */
+export async function afterCommit(deps: CampaignDeps, partition: number, units: readonly Unit[], written: readonly boolean[]): Promise<void> {
+  const metrics = campaignMetrics();
+  let i = 0;
+  const follow: Array<Promise<unknown>> = [];
+  for (const unit of units) {
+    for (const job of unit.jobs) {
+      if (!written[i++]) continue;
+      const { outcome } = job;
+      const channel = String(outcome.fields.channel ?? '');
+      if (outcome.kind === 'outbox') {
+        if (!sentEvents.has(job.eventId)) {
+          sentEvents.add(job.eventId);
+          follow.push(markEventSent(deps.redis, deps.keys, job.eventId));
+        }
+      } else if (outcome.kind === 'final') {
+        metrics.messages.inc({ event: job.eventId, channel, status: outcome.status, reason: outcome.reason ?? '' });
+      }
+      const profileId = outcome.fields.profileId;
+      if (typeof profileId === 'string') {
+        follow.push(deps.redis.zaddExpiring(deps.keys.profileMessages(profileId), job.receivedAt, `${partition}|${job.messageId}`, deps.retentionMs));
+      }
+    }
+  }
+  await Promise.all(follow);
+}
+
+export function campaignStage(deps: CampaignDeps): StageDefinition {
+  return {
+    name: campaignGroup,
+    input: 'fired',
+    async process(items, partition): Promise<ItemResult[]> {
+      const receivedAt = deps.clock.now();
+      const results: ItemResult[] = [];
+      const inputs: JobInput[] = [];
+      for (const item of items) {
+        try {
+          inputs.push({ gate: item.id, record: decodeFiredRecord(item.data), fired: item.data, receivedAt, waits: 0 });
+          results.push(acknowledged());
+        } catch (err) {
+          results.push(fail(asReboundError(err)));
+        }
+      }
+      const definitions = deps.definitions();
+      const units = await runUnits(deps, partition, inputs, (input) => definitions.eventsFor(input.record));
+      const spec: CommitSpec = { redis: deps.redis, keys: deps.keys, partition, retentionMs: deps.retentionMs, group: campaignGroup };
+      const written = await commitOutcomes(spec, { mode: 'stream' }, units);
+      await afterCommit(deps, partition, units, written);
+      return results;
+    },
+  };
+}

@@ -1,0 +1,99 @@
+// Writes the outcomes of campaign jobs (lua/campaign-commit.lua): per input (a trigger log entry,
+// or a job coming back from waiting) the record of each of its jobs, the counters, the event's
+// index, the outbox entry or the waiting entry, and the dead letter of a render error — in one
+// script call with the removal of the input, so a crash redoes the batch and a second process
+// holding the same input writes nothing.
+import { encode, encodePlain } from '../../core/codec.js';
+import type { RedisPort } from '../../core/redis/client.js';
+import type { Keys } from '../../core/redis/keys.js';
+import { outboxStream } from '../../model/message.js';
+import type { Outcome } from './pipeline.js';
+
+/** One job's outcome to write: `eventId` is `-` when no event handles the trigger (routingFailed). */
+export interface Written {
+  messageId: string;
+  eventId: string;
+  triggerId: string;
+  receivedAt: number;
+  /** The trigger log entry as stored. */
+  fired: Buffer;
+  waits: number;
+  outcome: Outcome;
+}
+
+export interface Unit {
+  /** Entry id (mode stream) or the waiting member (the message id). */
+  gate: string;
+  jobs: Written[];
+}
+
+export interface CommitSpec {
+  redis: RedisPort;
+  keys: Keys;
+  partition: number;
+  retentionMs: number;
+  group: string;
+}
+
+/** What a waiting job keeps: enough to run it again (the event by id, the original entry). */
+export interface StoredJob {
+  eventId: string;
+  fired: Buffer;
+  receivedAt: number;
+  waits: number;
+}
+
+/**
+ * The gate of a stream input is its stream; of a waiting job, the zset it waits in. Resolves with,
+ * per job in order, whether it was written (false: a duplicate, or another process had it).
+ */
+export async function commitOutcomes(spec: CommitSpec, input: { mode: 'stream' } | { mode: 'waiting'; zset: string }, units: readonly Unit[]): Promise<boolean[]> {
+  const { keys, partition } = spec;
+  const inputKey = input.mode === 'stream' ? keys.stream(partition, 'fired') : input.zset;
+  const scriptKeys = [inputKey, keys.campaignJobs(partition)];
+  const indexOf = new Map<string, number>();
+  const key = (name: string): number => {
+    let index = indexOf.get(name);
+    if (index === undefined) {
+      scriptKeys.push(name);
+      index = scriptKeys.length;
+      indexOf.set(name, index);
+    }
+    return index;
+  };
+  const args: Array<string | number | Buffer> = [input.mode, spec.group, spec.retentionMs, units.length];
+  for (const unit of units) {
+    args.push(unit.gate, unit.jobs.length);
+    for (const job of unit.jobs) {
+      const { eventId, outcome } = job;
+      const status = outcome.kind === 'outbox' ? 'processing' : outcome.status;
+      const reason = outcome.kind === 'outbox' ? '' : (outcome.reason ?? '');
+      const fields: Record<string, string | number> = { ...outcome.fields };
+      if (outcome.kind === 'final' && outcome.error !== undefined) fields.error = outcome.error;
+      args.push(
+        key(keys.message(partition, job.messageId)),
+        key(keys.triggerStats(partition, job.triggerId)),
+        input.mode === 'stream' && eventId !== '-' ? key(keys.eventMessages(partition, eventId)) : 0,
+        job.messageId,
+        eventId,
+        status,
+        reason,
+        job.receivedAt,
+        encodePlain(fields),
+      );
+      if (outcome.kind === 'outbox') args.push(key(keys.stream(partition, outboxStream(outcome.message.channel))), encode(outcome.message));
+      else args.push(0, '');
+      if (outcome.kind === 'wait') {
+        const zset = outcome.status === 'paused' ? keys.campaignPaused(partition, eventId) : keys.campaignWaiting(partition);
+        const stored: StoredJob = { eventId, fired: job.fired, receivedAt: job.receivedAt, waits: job.waits + (outcome.status === 'pending' ? 1 : 0) };
+        args.push(key(zset), outcome.until, 0, '', encode(stored));
+      } else if (outcome.kind === 'final' && outcome.reason === 'renderFailed') {
+        args.push(0, 0, key(keys.deadLetters(partition, 'fired')), outcome.error ?? 'render failed', job.fired);
+      } else {
+        args.push(0, 0, 0, '', '');
+      }
+    }
+  }
+  const flags = (await spec.redis.script('reboundCampaignCommit', scriptKeys, args)) as number[];
+  return flags.map((flag) => Number(flag) === 1);
+}

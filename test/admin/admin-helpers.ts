@@ -1,0 +1,98 @@
+// Test helpers for the admin API: an admin role started in-process on a free loopback port
+// against a real Redis (standalone or cluster) with its own key prefix, a fetch-based client,
+// and bundle folders written to a temporary directory.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createAdmin } from '../../src/admin/role.js';
+import type { AdminServer } from '../../src/admin/server.js';
+import { bootstrap, type Runtime } from '../../src/core/bootstrap.js';
+import { parseConfig } from '../../src/core/config.js';
+import { createLogger } from '../../src/core/log.js';
+import { newPrefix } from '../stages/pipeline-helpers.js';
+
+export const adminToken = 'test-admin-token-0123456789';
+
+export interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON answers
+  headers: Headers;
+}
+
+export interface TestAdmin {
+  runtime: Runtime;
+  server: AdminServer;
+  url: string;
+  dataDir: string;
+  call(method: string, path: string, body?: unknown, token?: string | null): Promise<Reply>;
+  close(): Promise<void>;
+}
+
+export interface RedisTarget {
+  url?: string;
+  cluster?: string[];
+}
+
+export async function startTestAdmin(target: RedisTarget, admin: Record<string, unknown> = {}, partitions = 4): Promise<TestAdmin> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'rebound-admin-'));
+  const config = parseConfig({
+    prefix: newPrefix(),
+    partitions,
+    dataDir,
+    redis: { ...(target.url === undefined ? {} : { url: target.url }), ...(target.cluster === undefined ? {} : { cluster: target.cluster }), connectTimeout: '5s' },
+    log: { level: 'silent' },
+    admin: { host: '127.0.0.1', port: 0, token: adminToken, ...admin },
+  });
+  const runtime = await bootstrap(config, createLogger('silent'));
+  const server = await createAdmin(runtime);
+  const url = server.url;
+  return {
+    runtime,
+    server,
+    url,
+    dataDir,
+    async call(method, path, body, token = adminToken) {
+      const headers: Record<string, string> = {};
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const response = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+      const text = await response.text();
+      return { status: response.status, body: text === '' ? undefined : JSON.parse(text), headers: response.headers };
+    },
+    async close() {
+      await runtime.lifecycle.shutdown(5000);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes files (relative path → content) under a new temporary folder; returns the folder. */
+export function writeTree(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'rebound-bundle-'));
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+  return root;
+}
+
+export const sourceYaml = (id = 'shop-web', writeKey = 'wk_test_0123456789'): string => `kind: Source
+id: ${id}
+name: Shop
+writeKeys: [${writeKey}]
+`;
+
+export const triggerYaml = (id: string, inactivity = '10m'): string => `kind: Trigger
+id: ${id}
+name: ${id}
+source: shop-web
+type: abandonment
+include:
+  containers:
+    - [{metric: scAdd, op: exists}]
+exclude:
+  containers:
+    - [{metric: purchase, op: exists}]
+inactivity: ${inactivity}
+metadata: [pageName, products]
+`;
