@@ -2,7 +2,10 @@
 // listener on `admin.host:admin.port`; shutdown stops accepting and lets requests in flight end.
 import type { Runtime } from '../core/bootstrap.js';
 import { resolveAdminToken } from './auth.js';
+import { ProfileStore } from '../model/profile-store.js';
+import { registerDataRoutes } from './routes-data.js';
 import { registerDefinitionRoutes } from './routes-definitions.js';
+import { registerLifecycleRoutes } from './routes-lifecycle.js';
 import { registerOperationRoutes } from './routes-operations.js';
 import { Router } from './router.js';
 import { startAdminServer, type AdminServer } from './server.js';
@@ -13,6 +16,8 @@ export function adminRouter(runtime: Pick<Runtime, 'redis' | 'keys' | 'config'>)
   const router = new Router();
   registerDefinitionRoutes(router, () => ({ redis, keys, now: Date.now(), smsMaxSegments: config.campaign.smsMaxSegments }));
   registerOperationRoutes(router, { redis, keys, imsOrg: config.detect.imsOrg });
+  registerLifecycleRoutes(router, { redis, keys, smsMaxSegments: config.campaign.smsMaxSegments });
+  registerDataRoutes(router, { redis, keys, profiles: new ProfileStore(redis, keys, config.campaign.indexedFields) });
   return router;
 }
 

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ReboundError, isReboundError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { DefinitionsInvalid } from '../model/definition-issues.js';
+import { DefinitionsInvalid, issuesOf } from '../model/definition-issues.js';
 import { checkBearer, tokenDigest } from './auth.js';
 import type { AdminReply, Router } from './router.js';
 
@@ -30,6 +30,7 @@ export function errorBody(error: ReboundError): { error: Record<string, unknown>
   const body: Record<string, unknown> = { code: error.code, message: error.message };
   if (error.path !== undefined) body.path = error.path;
   if (error instanceof DefinitionsInvalid) body.errors = error.issues;
+  else if (error.status === 422) body.errors = issuesOf(error);
   return { error: body };
 }
 

@@ -66,6 +66,7 @@ export const errorCatalog = {
   BUNDLE_DOCUMENT_INVALID: { status: 422, retriable: false },
   ADMIN_UNAUTHORIZED: { status: 401, retriable: false },
   ADMIN_ROUTE_NOT_FOUND: { status: 404, retriable: false },
+  ADMIN_NOT_FOUND: { status: 404, retriable: false },
   ADMIN_METHOD_NOT_ALLOWED: { status: 405, retriable: false },
   ADMIN_BODY_MALFORMED: { status: 400, retriable: false },
   ADMIN_BODY_TOO_LARGE: { status: 413, retriable: false },

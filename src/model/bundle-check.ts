@@ -50,5 +50,21 @@ export function checkBundle(documents: readonly BundleDocument[]): BundleCheck {
     seen.set(key, doc);
     result.checked.push({ kind, id: label, source: doc });
   }
+  result.issues.push(...channelMismatches(result.checked));
   return result;
+}
+
+/** An event and its template brought by the same bundle must be on one channel (the stores check stored ones). */
+function channelMismatches(checked: readonly CheckedDocument[]): DefinitionIssue[] {
+  const field = (doc: CheckedDocument, name: string): unknown => (doc.source.document as Record<string, unknown>)[name];
+  const templates = new Map(checked.filter((d) => d.kind.kind === 'Template').map((d) => [d.id, field(d, 'channel')]));
+  return checked
+    .filter((d) => d.kind.kind === 'Event' && templates.has(String(field(d, 'template'))) && templates.get(String(field(d, 'template'))) !== field(d, 'channel'))
+    .map((d) => ({
+      ...where(d.source, 'template'),
+      code: 'TEMPLATE_CHANNEL_MISMATCH',
+      kind: 'Event',
+      id: d.id,
+      message: `template ${String(field(d, 'template'))} is an ${String(templates.get(String(field(d, 'template'))))} template; this event sends ${String(field(d, 'channel'))}`,
+    }));
 }

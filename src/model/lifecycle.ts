@@ -110,6 +110,17 @@ export function actionsToward(current: LifecycleStatus, desired: DesiredStatus):
   return current === 'published' || current === 'paused' ? ['unpublish'] : [];
 }
 
+/**
+ * The same for a template, where asking for `published` also publishes a changed draft (a new
+ * version; nothing when the draft is the current version already). A paused template keeps its
+ * version until it is published again.
+ */
+export function templateActionsToward(current: LifecycleStatus, desired: DesiredStatus): LifecycleAction[] {
+  if (desired === 'published') return ['publish'];
+  if (desired === 'paused') return current === 'paused' ? [] : ['publish', 'pause'];
+  return actionsToward(current, desired);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Events
 
@@ -292,7 +303,7 @@ export const resumeTemplate = templateAction('resume');
 export const unpublishTemplate = templateAction('unpublish');
 
 export function applyTemplateStatus(redis: RedisPort, keys: Keys, id: string, desired: DesiredStatus, options: LifecycleOptions = {}): Promise<TemplateLifecycleResult> {
-  return transact(redis, keys, () => planTemplateActions(redis, keys, id, (current) => actionsToward(current, desired), options));
+  return transact(redis, keys, () => planTemplateActions(redis, keys, id, (current) => templateActionsToward(current, desired), options));
 }
 
 /** Deletes a template that is not published or paused and that no published or paused event uses. */
@@ -348,7 +359,7 @@ export function applyTemplate(redis: RedisPort, keys: Keys, document: unknown, o
     const lifecycle: Plan<TemplateLifecycleResult> =
       desired === undefined
         ? { writes: [], result: { id: template.id, status: template.status, ...(template.publishedVersion === undefined ? {} : { version: template.publishedVersion }), versionCreated: false, transitions: [] } }
-        : await planTemplateActionsOn(redis, keys, template, (current) => actionsToward(current, desired), { ...options, now });
+        : await planTemplateActionsOn(redis, keys, template, (current) => templateActionsToward(current, desired), { ...options, now });
     return { writes: [...put.writes, ...lifecycle.writes], result: { outcome: put.result.outcome, lifecycle: lifecycle.result } };
   });
 }

@@ -7,9 +7,13 @@ import type { Clock } from '../../src/core/clock.js';
 import { decode } from '../../src/core/codec.js';
 import { parseConfig } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/log.js';
+import { putEvent } from '../../src/model/event-store.js';
+import { publishEvent, publishTemplate } from '../../src/model/lifecycle.js';
 import { parseMessageRecord, type MessageRecord, type OutboxMessage } from '../../src/model/message.js';
 import { parseProfile } from '../../src/model/profile.js';
 import { ProfileStore } from '../../src/model/profile-store.js';
+import { upsertRows } from '../../src/model/resource-store.js';
+import { putTemplate } from '../../src/model/template-store.js';
 import { encodeFiredRecord, type FiredRecord } from '../../src/model/trigger-message.js';
 import { messageIdOf } from '../../src/stages/campaign/campaign-stage.js';
 import { startCampaign } from '../../src/stages/campaign/role.js';
@@ -76,6 +80,7 @@ export async function startCampaignHarness(redisUrl: string, options: HarnessOpt
     stages: { idlePoll: '10ms', claimIdle: '5s' },
     detect: { settle: '200ms', timerTick: '50ms', definitionsPoll: '200ms' },
     campaign: { definitionsPoll: '100ms' },
+    ingest: { host: '127.0.0.1', port: 0 },
   });
   const runtime = await bootstrap(config, createLogger('silent'));
   const { redis, keys } = runtime;
@@ -119,3 +124,41 @@ export async function startCampaignHarness(redisUrl: string, options: HarnessOpt
 
 /** Settled: the record left pending/paused/processing is final, or reached the outbox. */
 export const decided = (record: MessageRecord): boolean => record.status !== 'pending' && record.status !== 'paused';
+
+const cartHtml = `<h1>{{default profile.firstName "Hello"}}, you left something behind</h1>
+{{#listing cart max=3}}<p><img src="{{image}}"> {{name}}: {{money price "EUR" "fr-FR"}} × {{quantity}}</p>{{else}}<p>Your cart is empty</p>{{/listing}}
+<a href="https://shop.example.com/cart?v={{url ctx.visitorId}}">Back to your cart</a> <a href="{{links.unsubscribe}}">Unsubscribe</a>`;
+
+/** The demo shop's cart abandonment email (profile-based, catalog enrichment), published. */
+export async function defineShop(runtime: Runtime, extra: { event?: Record<string, unknown>; template?: Record<string, unknown> } = {}): Promise<void> {
+  const { redis, keys } = runtime;
+  await putTemplate(redis, keys, {
+    kind: 'Template',
+    id: 'cart-email',
+    channel: 'email',
+    from: 'Shop <shop@example.com>',
+    subject: "{{default profile.firstName 'Hello'}}, your cart is waiting",
+    html: cartHtml,
+    languages: { fr: { subject: '{{default profile.firstName "Bonjour"}}, votre panier vous attend' } },
+    ...extra.template,
+  });
+  await publishTemplate(redis, keys, 'cart-email');
+  await putEvent(redis, keys, {
+    kind: 'Event',
+    id: 'EVTcartEmail',
+    trigger: 'cart-abandonment',
+    channel: 'email',
+    targeting: 'profile',
+    reconciliation: [{ alias: 'userId', profileField: 'id' }, { alias: 'email', profileField: 'email' }, { visitorLink: true }],
+    enrichment: [{ name: 'cart', resource: 'catalog', join: { sku: 'ctx.products[].sku' } }],
+    validity: '2d',
+    template: 'cart-email',
+    ...extra.event,
+  });
+  await publishEvent(redis, keys, String(extra.event?.id ?? 'EVTcartEmail'));
+  await upsertRows(redis, keys, 'catalog', [
+    { key: 'SKU-1', row: { sku: 'SKU-1', name: 'Trail shoes', price: 89.9, image: 'https://cdn.example.com/sku-1.png' } },
+    { key: 'SKU-2', row: { sku: 'SKU-2', name: 'Socks', price: 12.5, image: 'https://cdn.example.com/sku-2.png' } },
+  ]);
+}
+

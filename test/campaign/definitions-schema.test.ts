@@ -3,34 +3,9 @@
 // once and read through own properties only.
 import { describe, expect, it } from 'vitest';
 import { isReboundError } from '../../src/core/errors.js';
-import { parseEvent, parsePath, parsePathOrProblem, readPath, type EventDocument } from '../../src/model/event.js';
+import { parseEvent, parsePath, parsePathOrProblem, readPath } from '../../src/model/event.js';
 import { parseTestProfile, previewContext } from '../../src/model/test-profile.js';
-
-export const cartEvent: EventDocument = {
-  kind: 'Event',
-  id: 'EVTcartAbandonment',
-  trigger: 'cart-abandonment',
-  channel: 'email',
-  targeting: 'profile',
-  reconciliation: [{ alias: 'userId', profileField: 'id' }, { alias: 'email', profileField: 'email', hash: 'sha256' }, { visitorLink: true }],
-  enrichment: [
-    { name: 'cart', resource: 'catalog', join: { sku: 'ctx.products[].sku' } },
-    { name: 'store', resource: 'stores', join: { id: 'profile.storeId' } },
-  ],
-  validity: '2d',
-  typology: { fatigue: [{ max: 1, per: '24h', channel: 'email' }, { max: 3, per: '7d', channel: 'all' }] },
-  template: 'cart-abandonment-email',
-};
-
-export const browseEvent: EventDocument = {
-  kind: 'Event',
-  id: 'EVTbrowseAbandonment',
-  trigger: 'browse-abandonment',
-  channel: 'sms',
-  targeting: 'event',
-  recipient: { phone: 'ctx.dims.eVar9' },
-  template: 'browse-sms',
-};
+import { browseEvent, cartEvent } from './definitions-fixtures.js';
 
 function eventProblems(document: unknown): string[] {
   try {

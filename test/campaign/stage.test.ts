@@ -2,54 +2,14 @@
 // as detect writes them become a rendered message in the channel's outbox, or a record saying why
 // not — every status and reason of SPEC §6.7 reachable, as a user reads them back.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Runtime } from '../../src/core/bootstrap.js';
-import { putEvent } from '../../src/model/event-store.js';
-import { pauseEvent, publishEvent, publishTemplate, resumeEvent, unpublishEvent } from '../../src/model/lifecycle.js';
-import { upsertRows } from '../../src/model/resource-store.js';
+import { pauseEvent, resumeEvent, unpublishEvent } from '../../src/model/lifecycle.js';
 import { addSuppressions } from '../../src/model/suppressions.js';
-import { putTemplate } from '../../src/model/template-store.js';
 import { verifyToken } from '../../src/model/message-context.js';
 import { decodeFiredRecord } from '../../src/model/trigger-message.js';
-import { decided, MovableClock, newVisitor, startCampaignHarness, type CampaignHarness } from './campaign-harness.js';
+import { decided, defineShop, MovableClock, newVisitor, startCampaignHarness, type CampaignHarness } from './campaign-harness.js';
 
 const redisUrl = inject('redisUrl');
 const day = 24 * 3600_000;
-
-const cartHtml = `<h1>{{default profile.firstName "Hello"}}, you left something behind</h1>
-{{#listing cart max=3}}<p><img src="{{image}}"> {{name}}: {{money price "EUR" "fr-FR"}} × {{quantity}}</p>{{else}}<p>Your cart is empty</p>{{/listing}}
-<a href="https://shop.example.com/cart?v={{url ctx.visitorId}}">Back to your cart</a> <a href="{{links.unsubscribe}}">Unsubscribe</a>`;
-
-export async function defineShop(runtime: Runtime, extra: { event?: Record<string, unknown>; template?: Record<string, unknown> } = {}): Promise<void> {
-  const { redis, keys } = runtime;
-  await putTemplate(redis, keys, {
-    kind: 'Template',
-    id: 'cart-email',
-    channel: 'email',
-    from: 'Shop <shop@example.com>',
-    subject: "{{default profile.firstName 'Hello'}}, your cart is waiting",
-    html: cartHtml,
-    languages: { fr: { subject: '{{default profile.firstName "Bonjour"}}, votre panier vous attend' } },
-    ...extra.template,
-  });
-  await publishTemplate(redis, keys, 'cart-email');
-  await putEvent(redis, keys, {
-    kind: 'Event',
-    id: 'EVTcartEmail',
-    trigger: 'cart-abandonment',
-    channel: 'email',
-    targeting: 'profile',
-    reconciliation: [{ alias: 'userId', profileField: 'id' }, { alias: 'email', profileField: 'email' }, { visitorLink: true }],
-    enrichment: [{ name: 'cart', resource: 'catalog', join: { sku: 'ctx.products[].sku' } }],
-    validity: '2d',
-    template: 'cart-email',
-    ...extra.event,
-  });
-  await publishEvent(redis, keys, String(extra.event?.id ?? 'EVTcartEmail'));
-  await upsertRows(redis, keys, 'catalog', [
-    { key: 'SKU-1', row: { sku: 'SKU-1', name: 'Trail shoes', image: 'https://cdn.example.com/sku-1.png' } },
-    { key: 'SKU-2', row: { sku: 'SKU-2', name: 'Socks', image: 'https://cdn.example.com/sku-2.png' } },
-  ]);
-}
 
 describe('campaign stage: from trigger message to outbox', () => {
   let shop: CampaignHarness;
