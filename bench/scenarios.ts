@@ -1,6 +1,7 @@
 // The registry of benchmark scenarios: name → scenario. `npm run bench -- <name>…` runs the named
 // ones, `npm run bench` all of them, in this order (also the order of docs/benchmarks.md).
 import type { Scenario } from './support/harness.js';
+import { campaignScenario } from './scenarios/campaign.js';
 import { detectScenario } from './scenarios/detect.js';
 import { ingestScenario } from './scenarios/ingest.js';
 import { runtimeScenario } from './scenarios/runtime.js';
@@ -9,4 +10,5 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   runtime: runtimeScenario,
   ingest: ingestScenario,
   detect: detectScenario,
+  campaign: campaignScenario,
 };

@@ -49,15 +49,16 @@ function problemsOf(err: unknown): DefinitionIssue[] {
 
 export async function applyBundle(ctx: DefinitionContext, documents: readonly BundleDocument[], options: ApplyOptions): Promise<ApplyResult> {
   const check = checkBundle(documents);
-  if (check.issues.length > 0) throw new DefinitionsInvalid(check.issues);
-  if (options.prune && check.checked.length === 0) {
+  if (options.prune && documents.length === 0) {
     throw new DefinitionsInvalid([{ path: '', code: 'BUNDLE_DOCUMENT_INVALID', message: 'refusing to prune with an empty bundle: it would delete every definition' }]);
   }
   ctx = { ...ctx, bundle: new Set(check.checked.map((doc) => bundleKey(doc.kind.kind, doc.id))) };
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const version = await currentVersion(ctx);
-    const preview = await plan(ctx, check.checked, options.prune, false);
-    if (preview.issues.length > 0) throw new DefinitionsInvalid(preview.issues);
+    // The valid documents are planned even when others are not, so that every problem (those
+    // of the documents and those against what is stored) is reported at once.
+    const preview = await plan(ctx, check.checked, options.prune && check.issues.length === 0, false);
+    if (check.issues.length + preview.issues.length > 0) throw new DefinitionsInvalid([...check.issues, ...preview.issues]);
     if (options.dryRun) return preview.result;
     const { created, changed, deleted } = preview.result;
     if (created.length + changed.length + deleted.length === 0) return { ...preview.result, dryRun: false };

@@ -4,7 +4,7 @@
 // primary is failing; a message whose primary attempt failed at server level (refused, timed
 // out, 421) is handed to the fallback at once rather than waiting for a retry.
 import { createTransport, type Transporter } from 'nodemailer';
-import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { counter, gauge } from '../core/metrics.js';
 import { permanentFailure, sent, transientFailure, type Channel, type SendResult } from '../model/channel.js';
@@ -46,7 +46,9 @@ function transport(url: string, settings: SmtpSettings): Transporter<SMTPPool.Se
     ...(dkim === null ? {} : { dkim }),
     logger: false,
   };
-  return createTransport(options);
+  // The pool itself, not createTransport(options): given a `url`, createTransport keeps only
+  // what the URL says and drops every other option (pool, TLS, timeouts, DKIM).
+  return createTransport(new SMTPPool(options));
 }
 
 export class SmtpChannel implements Channel {

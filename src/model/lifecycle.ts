@@ -4,6 +4,8 @@
 // LIFECYCLE_FORBIDDEN saying what to do first, an unknown id DEFINITION_NOT_FOUND. Each operation
 // is planned from what is stored and committed at once (event-store.ts `transact`), so a
 // multi-step change (unpublishing a template and its events) is never seen half done.
+// Longer than most files: events and templates share one rule table, and applying a document
+// (content and `status:` in one commit) needs both kinds' transitions.
 import { ReboundError } from '../core/errors.js';
 import type { RedisPort } from '../core/redis/client.js';
 import type { Keys } from '../core/redis/keys.js';
@@ -210,15 +212,18 @@ export function applyEventStatus(redis: RedisPort, keys: Keys, id: string, desir
 
 /** Deletes a draft event, or an unpublished one that never sent a message. */
 export function deleteEvent(redis: RedisPort, keys: Keys, id: string): Promise<void> {
+  return transact(redis, keys, () => planEventDelete(redis, keys, id));
+}
+
+/** The writes deleting an event, or LIFECYCLE_FORBIDDEN / DEFINITION_NOT_FOUND. */
+export async function planEventDelete(redis: RedisPort, keys: Keys, id: string): Promise<Plan<void>> {
   const k = campaignKeys(keys);
-  return transact(redis, keys, async () => {
-    const [json, state] = await Promise.all([redis.hget(k.events, id), redis.hgetall(k.eventState(id))]);
-    if (json === null) notFound('event', id);
-    const { status } = readLifecycle(state);
-    if (status === 'published' || status === 'paused') forbidden(`event ${id} is ${status}: unpublish it before deleting`, `event ${id}: status`);
-    if (status === 'unpublished' && state[eventSentField] !== undefined) forbidden(`event ${id} has sent messages: it can be unpublished, not deleted`, `event ${id}: status`);
-    return { writes: eventRemovalWrites(keys, id), result: undefined };
-  });
+  const [json, state] = await Promise.all([redis.hget(k.events, id), redis.hgetall(k.eventState(id))]);
+  if (json === null) notFound('event', id);
+  const { status } = readLifecycle(state);
+  if (status === 'published' || status === 'paused') forbidden(`event ${id} is ${status}: unpublish it before deleting`, `event ${id}: status`);
+  if (status === 'unpublished' && state[eventSentField] !== undefined) forbidden(`event ${id} has sent messages: it can be unpublished, not deleted`, `event ${id}: status`);
+  return { writes: eventRemovalWrites(keys, id), result: undefined };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,16 +313,19 @@ export function applyTemplateStatus(redis: RedisPort, keys: Keys, id: string, de
 
 /** Deletes a template that is not published or paused and that no published or paused event uses. */
 export function deleteTemplate(redis: RedisPort, keys: Keys, id: string): Promise<void> {
+  return transact(redis, keys, () => planTemplateDelete(redis, keys, id));
+}
+
+/** The writes deleting a template, or LIFECYCLE_FORBIDDEN / DEFINITION_NOT_FOUND. */
+export async function planTemplateDelete(redis: RedisPort, keys: Keys, id: string): Promise<Plan<void>> {
   const k = campaignKeys(keys);
-  return transact(redis, keys, async () => {
-    const [json, state] = await Promise.all([redis.hget(k.templates, id), redis.hgetall(k.templateState(id))]);
-    if (json === null) notFound('template', id);
-    const { status } = readLifecycle(state);
-    if (status === 'published' || status === 'paused') forbidden(`template ${id} is ${status}: unpublish it before deleting`, `template ${id}: status`);
-    const users = (await eventsUsingTemplate(redis, keys, id)).filter((event) => event.status === 'published' || event.status === 'paused');
-    if (users.length > 0) forbidden(`template ${id} is used by ${users[0]?.status} event ${users[0]?.id}: unpublish the event (or point it at another template) first`, `template ${id}: status`);
-    return { writes: templateRemovalWrites(keys, id), result: undefined };
-  });
+  const [json, state] = await Promise.all([redis.hget(k.templates, id), redis.hgetall(k.templateState(id))]);
+  if (json === null) notFound('template', id);
+  const { status } = readLifecycle(state);
+  if (status === 'published' || status === 'paused') forbidden(`template ${id} is ${status}: unpublish it before deleting`, `template ${id}: status`);
+  const users = (await eventsUsingTemplate(redis, keys, id)).filter((event) => event.status === 'published' || event.status === 'paused');
+  if (users.length > 0) forbidden(`template ${id} is used by ${users[0]?.status} event ${users[0]?.id}: unpublish the event (or point it at another template) first`, `template ${id}: status`);
+  return { writes: templateRemovalWrites(keys, id), result: undefined };
 }
 
 // ---------------------------------------------------------------------------------------------

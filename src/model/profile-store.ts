@@ -112,7 +112,7 @@ export class ProfileStore {
     await this.#index(added);
     await Promise.all([...latest.values()].map((p) => this.#redis.set(this.#keys.profile(p.id), JSON.stringify(p))));
     await this.#unindex(removed);
-    // await this.#reindex([...latest.keys()]);
+    await this.#reindex([...latest.keys()]);
     await publishInvalidation(this.#redis, this.#keys, { profiles: [...latest.keys()], identities: [...added, ...removed].map(([, v]) => identityOf(v)) });
   }
 

@@ -233,3 +233,20 @@ describe('loadCampaignDefinitions', () => {
     expect([...defs.testProfiles.keys()]).toEqual(['tp-amelie']);
   });
 });
+
+describe('on Redis Cluster', () => {
+  it('stores, publishes and loads through one slot (every definitions key carries {defs})', async () => {
+    const cluster = await connectRedis({ cluster: inject('redisClusterSeeds').split(',') }, { connectTimeoutMs: 10_000, name: 'test' });
+    try {
+      const clusterKeys = new Keys(newPrefix(), 4);
+      await putEvent(cluster, clusterKeys, cartEvent);
+      await putTemplate(cluster, clusterKeys, cartTemplate);
+      await publishEvent(cluster, clusterKeys, 'EVTcartAbandonment');
+      expect(await publishTemplate(cluster, clusterKeys, 'cart-abandonment-email')).toMatchObject({ version: 1 });
+      const defs = await loadCampaignDefinitions(cluster, clusterKeys);
+      expect(defs.eventsFor({ triggerName: 'cart-abandonment', triggerId: '-' }).map((e) => [e.id, e.status, e.template?.version])).toEqual([['EVTcartAbandonment', 'published', 1]]);
+    } finally {
+      await cluster.close();
+    }
+  });
+});

@@ -7,7 +7,7 @@ import { putEvent } from '../../src/model/event-store.js';
 import { publishEvent, publishTemplate } from '../../src/model/lifecycle.js';
 import { putSource } from '../../src/model/source-store.js';
 import { putTemplate } from '../../src/model/template-store.js';
-import { decodeFiredRecord } from '../../src/model/trigger-message.js';
+import { decodeFiredRecord, type FiredRecord } from '../../src/model/trigger-message.js';
 import { putTrigger } from '../../src/model/trigger-store.js';
 import { startDetect } from '../../src/stages/detect/role.js';
 import { decided, defineShop, newVisitor, startCampaignHarness, type CampaignHarness } from './campaign-harness.js';
@@ -63,9 +63,10 @@ describe('campaign stage: channels and targeting', () => {
   });
 });
 
-describe('campaign stage with detect: conversion while the message waits', () => {
-  it('a purchase after the trigger fired, before the message went out, ignores it as converted', async () => {
-    const shop = await startCampaignHarness(redisUrl, {
+describe('campaign stage with detect: identity and conversion after firing', () => {
+  let shop: CampaignHarness;
+  beforeAll(async () => {
+    shop = await startCampaignHarness(redisUrl, {
       before: async (runtime) => {
         const { redis, keys } = runtime;
         await putSource(redis, keys, { kind: 'Source', id: 'shop-web', writeKeys: ['wk_test_0123456789'], visit: { inactivity: '30s' } });
@@ -79,33 +80,49 @@ describe('campaign stage with detect: conversion while the message waits', () =>
         await startDetect(runtime);
       },
     });
+    await shop.putProfiles({ id: 'u-buyer', email: 'buyer@example.com' }, { id: 'u-late', email: 'late@example.com' });
+  });
+  afterAll(() => shop.close());
+
+  let hits = 0;
+  const send = async (hit: Partial<Hit> & { visitorId: string }) => {
     const { redis, keys } = shop.runtime;
-    const send = async (hit: Partial<Hit> & { visitorId: string }) => {
-      const now = Date.now();
-      const full: Hit = { id: `cv-${now}-${Math.random()}`, source: 'shop-web', ts: now, receivedAt: now, type: 'track', events: [], ...hit };
-      await redis.xadd(keys.stream(keys.partitionOf(full.visitorId), 'hits'), encodeHits([full]));
-    };
-    try {
-      await shop.putProfiles({ id: 'u-buyer', email: 'buyer@example.com' });
-      const visitorId = newVisitor();
-      await send({ visitorId, events: ['scAdd'], products: [{ sku: 'SKU-1', quantity: 1, price: 89.9 }] });
-      // Anonymous at firing time: the message waits for an identity.
-      const deadline = Date.now() + 10_000;
-      let fired;
-      while (!fired && Date.now() < deadline) {
-        for (const entry of await redis.xrange(keys.stream(keys.partitionOf(visitorId), 'fired'))) fired = entry;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      expect(fired).toBeDefined();
-      const record = decodeFiredRecord(fired!.data as Buffer);
-      expect(await shop.waitForRecord('EVTcartEmail', record, (r) => r.status === 'pending')).toMatchObject({ reason: 'awaitingIdentity' });
-      // The visitor buys, then logs in: the identity arrives, but the visit has converted.
-      await send({ visitorId, events: ['purchase'] });
-      await send({ visitorId, type: 'identify', aliases: { userId: 'u-buyer' } });
-      expect(await shop.waitForRecord('EVTcartEmail', record, decided, 15_000)).toMatchObject({ status: 'ignored', reason: 'converted', profileId: 'u-buyer' });
-      expect(await shop.outbox('email')).toHaveLength(0);
-    } finally {
-      await shop.close();
+    const now = Date.now();
+    const full: Hit = { id: `cv-${process.pid}-${++hits}`, source: 'shop-web', ts: now, receivedAt: now, type: 'track', events: [], ...hit };
+    await redis.xadd(keys.stream(keys.partitionOf(full.visitorId), 'hits'), encodeHits([full]));
+  };
+
+  /** An anonymous visitor adds to cart and leaves: the trigger fires after 1 s of inactivity. */
+  async function abandonedCart(): Promise<FiredRecord> {
+    const { redis, keys } = shop.runtime;
+    const visitorId = newVisitor();
+    await send({ visitorId, events: ['scAdd'], products: [{ sku: 'SKU-1', quantity: 1, price: 89.9 }] });
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const entries = await redis.xrange(keys.stream(keys.partitionOf(visitorId), 'fired'));
+      const record = entries.map((entry) => decodeFiredRecord(entry.data as Buffer)).find((r) => r.visitorId === visitorId);
+      if (record !== undefined) return record;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    throw new Error('the trigger did not fire');
+  }
+
+  it('a visitor who identifies 3 s after the trigger fired is reconciled then', async () => {
+    const record = await abandonedCart();
+    expect(await shop.waitForRecord('EVTcartEmail', record, (r) => r.status === 'pending')).toMatchObject({ reason: 'awaitingIdentity' });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await send({ visitorId: record.visitorId, type: 'identify', aliases: { userId: 'u-late' } });
+    expect(await shop.waitForRecord('EVTcartEmail', record, decided, 15_000)).toMatchObject({ status: 'processing', profileId: 'u-late' });
+  });
+
+  it('a purchase after the trigger fired, before the message went out, ignores it as converted', async () => {
+    const record = await abandonedCart();
+    expect(await shop.waitForRecord('EVTcartEmail', record, (r) => r.status === 'pending')).toMatchObject({ reason: 'awaitingIdentity' });
+    // The visitor buys, then logs in: the identity arrives, but the visit has converted.
+    await send({ visitorId: record.visitorId, events: ['purchase'] });
+    await send({ visitorId: record.visitorId, type: 'identify', aliases: { userId: 'u-buyer' } });
+    const outcome = await shop.waitForRecord('EVTcartEmail', record, decided, 15_000);
+    expect(outcome).toMatchObject({ status: 'ignored', reason: 'converted', profileId: 'u-buyer' });
+    expect((await shop.outbox('email')).some((m) => m.id === outcome.id)).toBe(false);
   });
 });

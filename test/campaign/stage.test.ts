@@ -154,22 +154,6 @@ describe('campaign stage: typology, lifecycle and waiting', () => {
     }
   });
 
-  it('a visitor identified after the trigger fired is reconciled then', async () => {
-    const shop = await startCampaignHarness(redisUrl, { before: (runtime) => defineShop(runtime) });
-    const { redis, keys } = shop.runtime;
-    try {
-      await shop.putProfiles({ id: 'u-late', email: 'late@example.com' });
-      const visitorId = newVisitor();
-      const fired = await shop.fire({ visitorId });
-      expect(await shop.waitForRecord('EVTcartEmail', fired, (r) => r.status === 'pending')).toMatchObject({ reason: 'awaitingIdentity' });
-      // What detect records of an identify hit: the visitor's declared ids.
-      await redis.hset(keys.visitor(keys.partitionOf(visitorId), visitorId), 'ids', JSON.stringify({ userId: 'u-late' }));
-      expect(await shop.waitForRecord('EVTcartEmail', fired, decided)).toMatchObject({ status: 'processing', profileId: 'u-late' });
-    } finally {
-      await shop.close();
-    }
-  });
-
   it('a render error sends nothing: deliveryFailed, and the trigger message is dead-lettered with the error', async () => {
     const shop = await startCampaignHarness(redisUrl, {
       before: (runtime) => defineShop(runtime, { template: { html: '<p>{{money ctx.dims.total "not-a-currency"}}</p>' } }),

@@ -11,6 +11,7 @@ import { bootstrap, type Runtime } from '../../src/core/bootstrap.js';
 import { encode } from '../../src/core/codec.js';
 import type { ReboundConfigInput } from '../../src/core/config-schema.js';
 import { parseConfig } from '../../src/core/config.js';
+import { metricsRegistry } from '../../src/core/metrics.js';
 import { createLogger } from '../../src/core/log.js';
 import type { Channels } from '../../src/model/channel.js';
 import { outboxStream, type OutboxMessage } from '../../src/model/message.js';
@@ -145,4 +146,12 @@ export function emailMessage(overrides: Partial<OutboxMessage> = {}): OutboxMess
 export function smsMessage(text: string, overrides: Partial<OutboxMessage> = {}): OutboxMessage {
   const { from: _from, replyTo: _replyTo, subject: _subject, html: _html, headers: _headers, ...email } = emailMessage();
   return { ...email, channel: 'sms', to: '+33612345678', text, ...overrides };
+}
+
+/** Sum of a metric's values with these labels; `suffix` picks a histogram's `_count` or `_sum`. */
+export async function metric(name: string, labels: Record<string, string>, suffix = ''): Promise<number> {
+  const values = (await metricsRegistry.getSingleMetric(name)?.get())?.values ?? [];
+  return values
+    .filter((v) => (suffix === '' || (v as { metricName?: string }).metricName === `${name}${suffix}`) && Object.entries(labels).every(([k, value]) => String(v.labels[k]) === value))
+    .reduce((sum, v) => sum + v.value, 0);
 }

@@ -1,6 +1,6 @@
 // The metrics every stage reports, created once per stage name with their label children; and
-// the installation's stream gauges (lag, pending, oldest pending age, dead letters, overdue
-// timers), which have one writer: the stream-gauge collector (stream-gauges.ts) when the
+// the installation's stream gauges (lag, pending, oldest pending age, dead letters), which have
+// one writer: the stream-gauge collector (stream-gauges.ts) when the
 // process runs one, as every `rebound start` does.
 import { counter, gauge, histogram } from '../../core/metrics.js';
 
@@ -16,7 +16,6 @@ export const streamGauges = {
   pending: gauge('rebound_stream_pending', 'Entries delivered to a consumer group and not yet acknowledged, over all partitions', ['stream', 'group']),
   oldestPending: gauge('rebound_stream_oldest_pending_seconds', 'Idle time of the oldest entry delivered to a consumer group and not yet acknowledged', ['stream', 'group']),
   deadLetters: gauge('rebound_dlq_entries', 'Entries in the dead-letter streams of a stream, over all partitions', ['stream']),
-  timerOverdue: gauge('rebound_timer_overdue_seconds', 'How long the most overdue trigger timer has been due (0 when none is late)'),
 };
 
 export type EntryResult = 'ok' | 'failed' | 'dead_lettered' | 'duplicate';

@@ -3,6 +3,7 @@
 // read the same streams N times nor export N copies of one total. A read is cached for `cacheMs`
 // (scrapes close together and /status share it).
 import type { Logger } from '../../core/log.js';
+import { gauge, metricsRegistry } from '../../core/metrics.js';
 import type { RedisPort } from '../../core/redis/client.js';
 import type { Keys } from '../../core/redis/keys.js';
 import { Lease } from '../../core/status-lease.js';
@@ -17,8 +18,20 @@ export interface CollectorOptions {
   logger: Logger;
 }
 
+const timerOverdue = 'rebound_timer_overdue_seconds';
+
+/**
+ * A gauge without labels always has a value once registered, so the timer gauge is registered
+ * only while this process exports the installation's figures.
+ */
+function setTimerOverdue(seconds: number | undefined): void {
+  if (seconds === undefined) metricsRegistry.removeSingleMetric(timerOverdue);
+  else gauge(timerOverdue, 'How long the most overdue trigger timer has been due, over all partitions (0 when none is late)').set(seconds);
+}
+
 function clearGauges(): void {
-  for (const gauge of Object.values(streamGauges)) gauge.reset();
+  for (const metric of Object.values(streamGauges)) metric.reset();
+  setTimerOverdue(undefined);
 }
 
 function setGauges(stats: PipelineStats): void {
@@ -29,7 +42,7 @@ function setGauges(stats: PipelineStats): void {
     streamGauges.oldestPending.labels(g.stream, g.group).set(g.oldestPendingMs / 1000);
   }
   for (const stream of stats.streams) streamGauges.deadLetters.labels(stream).set(stats.deadLetters.find((d) => d.stream === stream)?.entries ?? 0);
-  streamGauges.timerOverdue.set(stats.timers.overdueMs / 1000);
+  setTimerOverdue(stats.timers.overdueMs / 1000);
 }
 
 export class StreamGaugeCollector {
