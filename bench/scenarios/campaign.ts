@@ -37,6 +37,9 @@ const HOT_PRODUCTS = Math.max(3, Math.min(1_000, Math.floor(PRODUCTS / 10)));
 /** Working set of the 10 % case, spread over the whole keyspace, with caches a tenth of it. */
 const COLD_PROFILES = Math.min(100_000, PROFILES);
 const TARGET_PER_SEC = 5_000;
+/** The paced run's rate, as a share of the drain rate just measured, and its length. */
+const PACED_LOAD = 0.5;
+const PACED_SECONDS = 10;
 const PRELOAD_PROFILES_PER_ROUND = 2_000;
 const PRELOAD_ROUNDS_IN_FLIGHT = 4;
 const WORKER = fileURLToPath(new URL('../workers/campaign-worker.ts', import.meta.url));
@@ -59,6 +62,8 @@ interface CaseSpec {
   resourceCacheMax?: number;
   warmup: number;
   warm: Draw;
+  /** Also run a paced load (fired → outbox latency) after the backlog. */
+  paced?: boolean;
   measured: Draw;
 }
 
@@ -72,7 +77,6 @@ function profileOf(i: number): Record<string, unknown> {
   return {
     id: profileId(i),
     email: `customer${i}@example.com`,
-    phone: `+33${600_000_000 + i}`,
     firstName: firstNames[i % firstNames.length],
     lastName: lastNames[i % lastNames.length],
     locale: locales[i % locales.length],
@@ -104,14 +108,16 @@ async function preloadDatamart(env: Env): Promise<void> {
   const inFlight = new Set<Promise<unknown>>();
   for (let start = 0; start < PROFILES; start += PRELOAD_PROFILES_PER_ROUND) {
     const pipeline = admin.pipeline();
+    const strings: string[] = [];
     for (let i = start; i < Math.min(PROFILES, start + PRELOAD_PROFILES_PER_ROUND); i++) {
       const profile = profileOf(i);
-      pipeline.set(keys.profile(profileId(i)), JSON.stringify(profile));
+      strings.push(keys.profile(profileId(i)), JSON.stringify(profile));
       for (const v of indexedValues(profile as { id: string }, fields)) {
         pipeline.sadd(indexKey(keys, v.field, v.value, false), profileId(i));
         pipeline.sadd(indexKey(keys, v.field, v.hash, true), profileId(i));
       }
     }
+    pipeline.mset(...strings);
     const sent: Promise<unknown> = pipeline.exec().finally(() => inFlight.delete(sent));
     inFlight.add(sent);
     if (inFlight.size >= PRELOAD_ROUNDS_IN_FLIGHT) await Promise.race(inFlight);
@@ -119,9 +125,9 @@ async function preloadDatamart(env: Env): Promise<void> {
   }
   await Promise.all(inFlight);
   for (let start = 0; start < PRODUCTS; start += 10_000) {
-    const pipeline = admin.pipeline();
-    for (let i = start; i < Math.min(PRODUCTS, start + 10_000); i++) pipeline.set(keys.resourceRow('catalog', sku(i)), JSON.stringify(productOf(i)));
-    await pipeline.exec();
+    const rows: string[] = [];
+    for (let i = start; i < Math.min(PRODUCTS, start + 10_000); i++) rows.push(keys.resourceRow('catalog', sku(i)), JSON.stringify(productOf(i)));
+    await admin.mset(...rows);
     env.ctx.progress(`[${SCENARIO}] preloading catalog ${fmt(Math.min(PRODUCTS, start + 10_000))}/${fmt(PRODUCTS)}`);
   }
 }
@@ -205,9 +211,12 @@ async function drain(env: Env, worker: Tracked, base: number, expected: number, 
   while (Date.now() < deadline) {
     await sleep(50);
     if (worker.child.exitCode !== null || worker.child.signalCode !== null) throw new Error(`${label}: worker pid ${worker.pid} ended:\n${worker.output().slice(-2000)}`);
+    // Backlog first: the commit script acknowledges and appends to the outbox atomically, so once
+    // nothing is left, the count read after it includes every message.
+    const left = await backlog(env);
     done = (await outboxLength(env)) - base;
     env.ctx.progress(`[${SCENARIO}] ${label}: ${fmt(done)}/${fmt(expected)} messages in the outbox`);
-    if (done >= expected || (await backlog(env)) === 0) break;
+    if (done >= expected || left === 0) break;
   }
   return done;
 }
@@ -262,28 +271,41 @@ async function outboxTails(env: Env): Promise<string[]> {
   return Promise.all(env.keys.allPartitions().map(async (p) => ((await env.admin.xrevrange(env.keys.stream(p, 'out:email'), '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0')));
 }
 
-/** Batch latencies (ms): commit time (outbox entry id) − read time (the record's receivedAt), one per batch. */
-async function batchLatencies(env: Env, tails: readonly string[]): Promise<number[]> {
+interface Latencies {
+  /** Per batch: commit time (outbox entry id) − read time (the records' receivedAt). */
+  batches: number[];
+  /** Per message: commit time − firedAt (meaningful when the messages were appended as they fired). */
+  fired: number[];
+}
+
+/** Latencies (ms, sorted) of the messages appended to the outbox after `tails`. */
+async function latencies(env: Env, tails: readonly string[]): Promise<Latencies> {
   const batches = new Map<string, number>();
+  const fired: number[] = [];
   for (const p of env.keys.allPartitions()) {
     let start = `(${tails[p]}`;
     for (;;) {
       const entries = await env.redis.xrange(env.keys.stream(p, 'out:email'), start, '+', 2000);
       if (entries.length === 0) break;
+      const messages = entries.map((entry) => decode<OutboxMessage>(entry.data as Buffer));
       const pipeline = env.admin.pipeline();
-      for (const entry of entries) pipeline.hget(env.keys.message(p, decode<OutboxMessage>(entry.data as Buffer).id), 'receivedAt');
+      for (const message of messages) pipeline.hget(env.keys.message(p, message.id), 'receivedAt');
       const received = (await pipeline.exec()) ?? [];
       entries.forEach((entry, i) => {
         const receivedAt = Number(received[i]?.[1]);
         const committedAt = Number(entry.id.split('-', 1)[0]);
         const batch = `${p}|${receivedAt}`;
         batches.set(batch, Math.max(batches.get(batch) ?? 0, committedAt - receivedAt));
+        fired.push(committedAt - (messages[i]?.firedAt ?? NaN));
       });
       start = `(${entries.at(-1)?.id}`;
     }
   }
-  return [...batches.values()].sort((a, b) => a - b);
+  const sorted = (values: number[]): number[] => values.sort((a, b) => a - b);
+  return { batches: sorted([...batches.values()]), fired: sorted(fired) };
 }
+
+const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
 async function redisCpu(admin: Redis): Promise<number> {
   const info = await admin.info('cpu');
@@ -317,7 +339,56 @@ function startWorker(env: Env, spec: CaseSpec, caseId: string): Tracked {
   });
 }
 
-async function runCase(env: Env, spec: CaseSpec, caseId: string, seed: number): Promise<ResultRow> {
+/** Appends `rate` messages/s for PACED_SECONDS, each fired when appended; resolves with how many. */
+async function paced(env: Env, spec: CaseSpec, caseId: string, rate: number, seed: number): Promise<number> {
+  const random = seededRandom(seed);
+  const draw: Draw = (_, i) => spec.measured(random, i);
+  const t0 = performance.now();
+  let appended = 0;
+  for (let elapsed = 0; elapsed < PACED_SECONDS * 1000; elapsed = performance.now() - t0) {
+    const due = Math.floor((rate * elapsed) / 1000) - appended;
+    if (due > 0) {
+      await append(env, triggerEntries(env.keys, `${caseId}-paced-${appended}`, due, draw, 0));
+      appended += due;
+    }
+    env.ctx.progress(`[${SCENARIO}] ${spec.label}: paced at ${fmt(rate)}/s, ${fmt(appended)} appended`);
+    await sleep(10);
+  }
+  return appended;
+}
+
+/** Feeds the running worker (a backlog at once, or paced) and measures until all of it is in the outbox. */
+async function measure(env: Env, worker: Tracked, spec: CaseSpec, label: string, feed: () => Promise<number>): Promise<ResultRow> {
+  await waitForAofIdle(env.admin, (text) => env.ctx.progress(`[${SCENARIO}] ${text}`));
+  const tails = await outboxTails(env);
+  const base = await outboxLength(env);
+  const statsBefore = await workerStats(worker);
+  const cpuBefore = cpuSeconds(worker.pid);
+  const redisBefore = await redisCpu(env.admin);
+  const t0 = performance.now();
+  const expected = await feed();
+  const done = await drain(env, worker, base, expected, label);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuAfter = cpuSeconds(worker.pid);
+  const redisCores = ((await redisCpu(env.admin)) - redisBefore) / seconds;
+  const statsAfter = await workerStats(worker);
+  const { batches, fired } = await latencies(env, tails);
+  const workerCpu = cpuAfter === null || cpuBefore === null ? NaN : cpuAfter - cpuBefore;
+  const isPaced = label !== spec.label;
+  return {
+    scenario: SCENARIO, case: label, profiles: PROFILES, products: PRODUCTS, messages: expected,
+    profileCacheMax: spec.profileCacheMax ?? 100_000, resourceCacheMax: spec.resourceCacheMax ?? 100_000,
+    profileHitRatio: round(hitRatio(statsBefore, statsAfter, 'profiles')), resourceHitRatio: round(hitRatio(statsBefore, statsAfter, 'resources')),
+    seconds: round(seconds), messagesPerSec: round(done / seconds), batches: batches.length, messagesPerBatch: round(done / Math.max(1, batches.length)),
+    batchP50Ms: quantile(batches, 0.5), batchP99Ms: quantile(batches, 0.99), batchMaxMs: batches.at(-1) ?? NaN, histogramP99Ms: histogramP99(statsBefore, statsAfter),
+    firedToOutboxP50Ms: isPaced ? quantile(fired, 0.5) : null, firedToOutboxP99Ms: isPaced ? quantile(fired, 0.99) : null,
+    workerCpu: round(workerCpu / seconds), workerCpuUsPerMessage: round((workerCpu * 1e6) / Math.max(1, done)), redisCpu: round(redisCores),
+    outbox: done, complete: done === expected,
+  };
+}
+
+/** One case on a fresh worker: warm-up (drained), the measured backlog, then (hot case) a paced run. */
+async function runCase(env: Env, spec: CaseSpec, caseId: string, seed: number): Promise<ResultRow[]> {
   await clearMessages(env);
   const worker = startWorker(env, spec, caseId);
   try {
@@ -326,32 +397,15 @@ async function runCase(env: Env, spec: CaseSpec, caseId: string, seed: number): 
     worker.child.stdin?.write('go\n');
     const warmed = await drain(env, worker, 0, spec.warmup, `${spec.label}: warm-up`);
     if (warmed < spec.warmup) throw new Error(`${spec.label}: warm-up put ${warmed} of ${spec.warmup} messages in the outbox`);
-    await waitForAofIdle(env.admin, (text) => env.ctx.progress(`[${SCENARIO}] ${text}`));
     const entries = triggerEntries(env.keys, caseId, MESSAGES, spec.measured, seed + 1);
-    const tails = await outboxTails(env);
-    const base = await outboxLength(env);
-    const statsBefore = await workerStats(worker);
-    const cpuBefore = cpuSeconds(worker.pid);
-    const redisBefore = await redisCpu(env.admin);
-    const t0 = performance.now();
-    await append(env, entries);
-    const done = await drain(env, worker, base, MESSAGES, spec.label);
-    const seconds = (performance.now() - t0) / 1000;
-    const cpuAfter = cpuSeconds(worker.pid);
-    const redisCores = ((await redisCpu(env.admin)) - redisBefore) / seconds;
-    const statsAfter = await workerStats(worker);
-    const latencies = await batchLatencies(env, tails);
-    const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-    const workerCpu = cpuAfter === null || cpuBefore === null ? NaN : cpuAfter - cpuBefore;
-    return {
-      scenario: SCENARIO, case: spec.label, profiles: PROFILES, products: PRODUCTS, messages: MESSAGES,
-      profileCacheMax: spec.profileCacheMax ?? 100_000, resourceCacheMax: spec.resourceCacheMax ?? 100_000,
-      profileHitRatio: round(hitRatio(statsBefore, statsAfter, 'profiles')), resourceHitRatio: round(hitRatio(statsBefore, statsAfter, 'resources')),
-      seconds: round(seconds), messagesPerSec: round(done / seconds), batches: latencies.length, messagesPerBatch: round(done / Math.max(1, latencies.length)),
-      batchP50Ms: at(0.5), batchP99Ms: at(0.99), batchMaxMs: latencies.at(-1) ?? NaN, histogramP99Ms: histogramP99(statsBefore, statsAfter),
-      workerCpu: round(workerCpu / seconds), workerCpuUsPerMessage: round((workerCpu * 1e6) / Math.max(1, done)), redisCpu: round(redisCores),
-      outbox: done, complete: done === MESSAGES,
-    };
+    const drained = await measure(env, worker, spec, spec.label, async () => {
+      await append(env, entries);
+      return entries.length;
+    });
+    if (!spec.paced) return [drained];
+    const rate = Math.max(1, Math.round(PACED_LOAD * Number(drained.messagesPerSec)));
+    const pacedLabel = `${spec.label.split(' (')[0]}, paced at ${PACED_LOAD * 100} % of that rate (${fmt(rate)}/s) for ${PACED_SECONDS} s`;
+    return [drained, await measure(env, worker, spec, pacedLabel, () => paced(env, spec, caseId, rate, seed + 2))];
   } finally {
     const code = await worker.stop();
     if (code !== 0) env.ctx.note(`${spec.label}: worker pid ${worker.pid} exited with ${code}: ${worker.output().trim().split('\n').slice(-3).join(' / ')}`);
@@ -373,6 +427,7 @@ const cases = (): Array<[string, CaseSpec]> => {
     ['hot', {
       label: `~90 % cache hits (9 in 10 messages from ${fmt(HOT_PROFILES)} hot profiles and ${fmt(HOT_PRODUCTS)} hot products, default caches)`,
       warmup: HOT_PROFILES,
+      paced: true,
       warm: (random, i) => ({ profile: (i % HOT_PROFILES) * hotStride, products: pickProducts(random, HOT_PRODUCTS, hotProductStride) }),
       measured: (random, i) => (random() < 0.9 ? hot(random, i) : anywhere(random, i)),
     }],
@@ -390,15 +445,17 @@ const cases = (): Array<[string, CaseSpec]> => {
 export const campaignScenario: Scenario = {
   description: [
     `One campaign process (\`startCampaign\`, production settings: 16 partitions, batch 100, 8 batches in flight) on its own redis-server (\`appendonly yes\`, \`appendfsync everysec\`)`,
-    `holding ${fmt(PROFILES)} profiles (JSON plus email and phone index sets, plain and sha256, as ProfileStore writes them) and a ${fmt(PRODUCTS)}-product catalog,`,
+    `holding ${fmt(PROFILES)} profiles (JSON plus their email index sets, plain and sha256, as ProfileStore writes them; no phone numbers) and a ${fmt(PRODUCTS)}-product catalog,`,
     `drains a preloaded backlog of ${fmt(MESSAGES)} cart-abandonment trigger messages (userId alias, 1–3 cart items) into the email outbox:`,
     'reconciliation by userId, catalog enrichment of every item, the visitor re-read (converted), suppression check, Handlebars rendering (cart listing, money by locale, tracked and unsubscribe links) and the commit script.',
     'Each case starts a fresh worker, warms its caches with a drained warm-up backlog, then times from the first append of the measured backlog until all of it is in the outbox.',
-    'Hit ratios are the worker\'s `rebound_cache_requests_total` over the measured backlog. Batch latency: per batch, the Redis time of its commit (the outbox entry id) minus the record\'s `receivedAt` (when the worker read the batch);',
-    '`histogramP99Ms` is the bucket of `rebound_stage_seconds` holding the p99, as a cross-check. `workerCpu`, `redisCpu`: cores busy during the measured drain.',
+    "Hit ratios are the worker's `rebound_cache_requests_total` over the measured window. Batch latency: per batch, the Redis time of its commit (the outbox entry id) minus the record's `receivedAt` (when the worker read the batch);",
+    'with 8 batches in flight while draining, it is about 8 times the processing time of one batch. `histogramP99Ms` is the bucket of `rebound_stage_seconds` holding the p99, as a cross-check.',
+    `The paced row (same worker, caches warm) appends ${PACED_LOAD * 100} % of the drain rate for ${PACED_SECONDS} s, each message fired as it is appended: \`firedToOutbox…\` is the outbox entry's Redis time minus its \`firedAt\`, per message.`,
+    '`workerCpu`, `redisCpu`: cores busy during the measured window; `workerCpuUsPerMessage`: CPU µs of the worker per message.',
     'Scale down for quick runs with BENCH_CAMPAIGN_PROFILES, BENCH_CAMPAIGN_PRODUCTS, BENCH_CAMPAIGN_MESSAGES.',
   ].join(' '),
-  columns: ['case', 'profiles', 'products', 'messages', 'profileCacheMax', 'resourceCacheMax', 'profileHitRatio', 'resourceHitRatio', 'seconds', 'messagesPerSec', 'batches', 'messagesPerBatch', 'batchP50Ms', 'batchP99Ms', 'batchMaxMs', 'histogramP99Ms', 'workerCpu', 'workerCpuUsPerMessage', 'redisCpu', 'outbox', 'complete'],
+  columns: ['case', 'profiles', 'products', 'messages', 'profileCacheMax', 'resourceCacheMax', 'profileHitRatio', 'resourceHitRatio', 'seconds', 'messagesPerSec', 'batches', 'messagesPerBatch', 'batchP50Ms', 'batchP99Ms', 'batchMaxMs', 'histogramP99Ms', 'firedToOutboxP50Ms', 'firedToOutboxP99Ms', 'workerCpu', 'workerCpuUsPerMessage', 'redisCpu', 'outbox', 'complete'],
   timeoutMs: 5 * 60_000,
   async run(ctx) {
     checkStoredForms();
@@ -415,12 +472,14 @@ export const campaignScenario: Scenario = {
       await admin.config('SET', 'appendonly', 'yes');
       await waitForAofIdle(admin, (text) => ctx.progress(`[${SCENARIO}] ${text}`));
       await defineCampaign(env);
-      ctx.note(`Preload: ${fmt(PROFILES)} profiles (${fmt((PROFILES * 5) / preloadSeconds)} writes/s) and ${fmt(PRODUCTS)} catalog rows in ${round(preloadSeconds)} s; Redis used_memory ${fmt(memory / 2 ** 20)} MiB (${fmt(memory / PROFILES)} B per profile with its 4 index entries, catalog included).`);
+      ctx.note(`Preload: ${fmt(PROFILES)} profiles (${fmt(PROFILES / preloadSeconds)}/s) and ${fmt(PRODUCTS)} catalog rows in ${round(preloadSeconds)} s; Redis used_memory ${fmt(memory / 2 ** 20)} MiB (${fmt(memory / PROFILES)} B per profile with its 2 index entries, catalog included).`);
       const rows: ResultRow[] = [];
-      for (const [id, spec] of cases()) rows.push(await runCase(env, spec, id, id === 'hot' ? 11 : 23));
+      for (const [id, spec] of cases()) rows.push(...(await runCase(env, spec, id, id === 'hot' ? 11 : 23)));
       for (const row of rows) {
         const rate = Number(row.messagesPerSec);
-        ctx.note(`${String(row.case).split(' (')[0]}: ${fmt(rate)} messages/s, target ≥ ${fmt(TARGET_PER_SEC)}/s per process ${rate >= TARGET_PER_SEC ? 'met' : `missed (${round(rate / TARGET_PER_SEC)} of it)`}; batch p99 ${row.batchP99Ms} ms (budget 1 s end to end).`);
+        const name = String(row.case).split(' (')[0];
+        if (row.firedToOutboxP99Ms !== null) ctx.note(`${name}: fired → outbox p99 ${row.firedToOutboxP99Ms} ms at ${fmt(rate)} messages/s (SPEC §11: fired → SMTP p99 ≤ 1 s at 5,000/s).`);
+        else ctx.note(`${name}: ${fmt(rate)} messages/s, target ≥ ${fmt(TARGET_PER_SEC)}/s per process ${rate >= TARGET_PER_SEC ? 'met' : `missed (${round(rate / TARGET_PER_SEC)} of it)`}; batch p99 ${row.batchP99Ms} ms while draining.`);
       }
       return rows;
     } finally {

@@ -31,7 +31,7 @@ const selection = z
     stream: z.string().min(1).max(200).optional(),
   })
   .strict()
-  .refine((s) => (s.ids === undefined) !== (s.all === true), 'give either ids (as listed by GET /admin/dlq) or all: true');
+  .refine((s) => (s.ids !== undefined) !== (s.all === true), 'give either ids (as listed by GET /admin/dlq) or all: true');
 
 function selectionOf(body: unknown): DeadLetterSelection {
   const parsed = parseBody(selection, body);

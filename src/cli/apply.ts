@@ -60,7 +60,8 @@ export async function callAdmin(url: string, token: string, method: string, body
 }
 
 function printIssues(issues: readonly DefinitionIssue[]): void {
-  for (const issue of issues) process.stderr.write(`${formatIssue(issue)}\n`);
+  const ordered = [...issues].sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0));
+  for (const issue of ordered) process.stderr.write(`${formatIssue(issue)}\n`);
   process.stderr.write(`${issues.length} problem${issues.length === 1 ? '' : 's'}; nothing was applied\n`);
   process.exitCode = 2;
 }

@@ -31,7 +31,7 @@ program
 
 program
   .command('status')
-  .description('the pipeline at a glance: per stream and consumer group, length, lag, pending, oldest pending age, consumers')
+  .description('the pipeline at a glance: per stream and consumer group lag, pending, oldest pending age; dead letters, timers, rates and latencies of the live processes; warnings in colour (NO_COLOR)')
   .option('--json', 'print JSON instead of a table')
   .option('--config <file>', 'configuration file (default $REBOUND_CONFIG or config/rebound.yaml)')
   .action((options: { json?: boolean; config?: string }) => status(options).catch(fail));

@@ -5,6 +5,7 @@ import { loadConfig } from '../core/config.js';
 import { ReboundError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { startObservability } from '../stages/runtime/observability.js';
+import { firstStart } from './first-start.js';
 import { availableRoles, roleNames, roleStarters, type RoleName } from './roles.js';
 
 const startOrder: readonly RoleName[] = ['deliver', 'campaign', 'detect', 'admin', 'ingest'];
@@ -34,6 +35,8 @@ export async function start(options: StartOptions): Promise<void> {
   const logger = createLogger(config.log.level);
   const runtime = await bootstrap(config, logger);
   exitOnSignals(runtime.lifecycle, config.shutdownTimeout, logger);
+  // The demo shop on a fresh embedded installation, before any role reads the definitions.
+  await firstStart(runtime);
   const observability = await startObservability(runtime, roles);
   // Consumers start first and producers last, so that shutdown (steps run in reverse) stops
   // accepting hits before it drains the stages behind them.

@@ -11,16 +11,17 @@ export function useColor(env: NodeJS.ProcessEnv = process.env, isTTY = process.s
   return isTTY;
 }
 
-/** 850ms, 12.3s, 4m 05s, 2h 10m. */
+/** 850ms, 12.3s, 4m 05s, 15m, 2h 10m. */
 export function humanDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
   const s = Math.floor(ms / 1000);
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
+  const [big, small, units] = s < 3600 ? [Math.floor(s / 60), s % 60, ['m', 's']] : [Math.floor(s / 3600), Math.floor(s / 60) % 60, ['h', 'm']];
+  return small === 0 ? `${big}${units[0]}` : `${big}${units[0]} ${String(small).padStart(2, '0')}${units[1]}`;
 }
 
-const rate = (perSecond: number): string => `${perSecond >= 100 ? perSecond.toFixed(0) : perSecond.toFixed(1)}/s`;
+const perSecond = (value: number): string => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
+const rate = (value: number): string => `${perSecond(value)}/s`;
 const seconds = (value: number | null): string => (value === null ? '-' : humanDuration(value * 1000));
 
 class Painter {
@@ -52,9 +53,9 @@ function streamLines(report: StatusReport, painter: Painter, claimIdleMs: number
     [String(g.pending), 'ok'],
     [g.pending > 0 ? humanDuration(g.oldestPendingMs) : '-', g.pending > 0 && g.oldestPendingMs > claimIdleMs ? 'warn' : 'ok'],
     [String(g.consumers), 'ok'],
-    [report.rates.stages[g.group] === undefined ? '-' : rate(report.rates.stages[g.group] as number), 'ok'],
+    [report.rates.stages[g.group] === undefined ? '-' : perSecond(report.rates.stages[g.group] as number), 'ok'],
   ]);
-  const lines = table(painter, ['stream', 'group', 'length', 'lag', 'pending', 'oldest pending', 'consumers', 'done'], rows);
+  const lines = table(painter, ['stream', 'group', 'length', 'lag', 'pending', 'oldest pending', 'consumers', 'done/s'], rows);
   if (rows.length === 0) lines.push('(no streams yet)');
   const dead = report.deadLetters;
   lines.push('', dead.length === 0 ? 'dead letters: none' : painter.paint(`dead letters: ${dead.map((d) => `${d.stream} ${d.entries}`).join(', ')}`, 'critical'));

@@ -56,7 +56,7 @@ export const thresholds = {
 
 async function fetchStatus(entry: ProcessEntry): Promise<ProcessStatus | undefined> {
   try {
-    const response = await fetch(`${entry.metricsUrl}/status`, { signal: AbortSignal.timeout(2000) });
+    const response = await fetch(`${entry.metricsUrl}/status?streams=0`, { signal: AbortSignal.timeout(2000) });
     return response.ok ? ((await response.json()) as ProcessStatus) : undefined;
   } catch {
     return undefined;

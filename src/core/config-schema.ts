@@ -195,6 +195,13 @@ export const configSchema = z
       .strict()
       .default({}),
     metrics: listenerSchema('127.0.0.1', 9464),
+    demo: z
+      .object({
+        firstStart: z.boolean().default(true),
+        definitions: z.string().min(1).default('config/definitions'),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 // The metrics port of a process, whatever its roles: GET /metrics (the registry in Prometheus text
-// format) and GET /status (JSON: what `rebound status` merges over the live processes).
+// format) and GET /status (JSON: what `rebound status` merges over the live processes;
+// `?streams=0` leaves out the installation's streams, which the CLI reads itself).
 // Anything else answers 404 METRICS_ROUTE_NOT_FOUND.
 import { createServer, type ServerResponse } from 'node:http';
 import { ReboundError, asReboundError } from './errors.js';
@@ -8,8 +9,8 @@ import { metricsRegistry } from './metrics.js';
 export interface MetricsServerHooks {
   /** Runs before every scrape, e.g. to refresh gauges read from Redis; a failure does not fail the scrape. */
   beforeScrape?: () => Promise<void>;
-  /** The body of GET /status. */
-  status?: () => Promise<unknown>;
+  /** The body of GET /status, given the query string. */
+  status?: (query: URLSearchParams) => Promise<unknown>;
 }
 
 export interface MetricsServer {
@@ -31,19 +32,19 @@ async function metrics(hooks: MetricsServerHooks, response: ServerResponse): Pro
   response.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(text);
 }
 
-async function status(hooks: MetricsServerHooks, response: ServerResponse): Promise<void> {
-  sendJson(response, 200, (await hooks.status?.()) ?? {});
+async function status(hooks: MetricsServerHooks, response: ServerResponse, query: URLSearchParams): Promise<void> {
+  sendJson(response, 200, (await hooks.status?.(query)) ?? {});
 }
 
 export function startMetricsServer(host: string, port: number, hooks: MetricsServerHooks = {}): Promise<MetricsServer> {
   const server = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0];
+    const [path, search] = (request.url ?? '/').split('?', 2) as [string, string | undefined];
     const route = request.method !== 'GET' ? undefined : path === '/metrics' ? metrics : path === '/status' ? status : undefined;
     if (route === undefined) {
       sendJson(response, 404, new ReboundError('METRICS_ROUTE_NOT_FOUND', `no ${request.method ?? ''} ${path}; try GET /metrics or GET /status`).toJSON());
       return;
     }
-    route(hooks, response).catch((err: unknown) => {
+    route(hooks, response, new URLSearchParams(search)).catch((err: unknown) => {
       const error = asReboundError(err);
       if (!response.headersSent) sendJson(response, 500, error.toJSON());
     });

@@ -1,7 +1,8 @@
-// What a definition kind is (see kinds.ts for the registry): validation, storage in one hash
-// under the `{defs}` hash tag, and the plan of a change (outcome, problems, writes) that
-// src/admin/apply.ts commits for a whole bundle in one Lua script. `documentKind` builds the
-// common case: a kind stored as the document itself.
+// What a definition kind is (see kinds.ts for the registry): validation, what the admin API
+// shows, and the plan of a change (its outcome and its writes on keys under the `{defs}` hash
+// tag) that src/admin/apply.ts commits for a whole bundle in one Lua script; a plan throws when
+// what is stored forbids the change. `documentKind` builds the common case: a kind stored as the
+// document itself in one hash.
 import type { RedisPort } from '../core/redis/client.js';
 import type { Keys } from '../core/redis/keys.js';
 

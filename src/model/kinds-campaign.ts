@@ -2,23 +2,12 @@
 // stores' own plan functions (event-store.ts, template-store.ts, test-profile.ts, lifecycle.ts)
 // so that apply, PUT and the lifecycle endpoints share one set of rules. A document's `status:`
 // moves the event or template toward it in the same commit as its content (lifecycle.ts).
-import { ReboundError } from '../core/errors.js';
-import { bundleKey, sortedById, type DefinitionContext, type DefinitionKind, type DefinitionWrite, type Outcome, type PlannedChange } from './definition-kind.js';
+import { bundleKey, sortedById, type DefinitionContext, type DefinitionKind, type Outcome, type PlannedChange } from './definition-kind.js';
 import { parseEvent, type DesiredStatus } from './event.js';
-import {
-  campaignKeys,
-  eventRemovalWrites,
-  eventSentField,
-  eventsUsingTemplate,
-  getEvent,
-  loadEvents,
-  planEventPut,
-  readLifecycle,
-  type StoredEvent,
-} from './event-store.js';
-import { actionsToward, planEventActionsOn, planTemplateActionsOn } from './lifecycle.js';
+import { campaignKeys, getEvent, loadEvents, planEventPut, type StoredEvent } from './event-store.js';
+import { actionsToward, planEventActionsOn, planEventDelete, planTemplateActionsOn, planTemplateDelete, templateActionsToward } from './lifecycle.js';
 import { parseTemplate } from './template.js';
-import { getTemplate, loadTemplates, planTemplatePut, templateRemovalWrites, type StoredTemplate } from './template-store.js';
+import { getTemplate, loadTemplates, planTemplatePut, type StoredTemplate } from './template-store.js';
 import { getTestProfile, loadTestProfiles, parseTestProfile, planTestProfilePut, type StoredTestProfile } from './test-profile.js';
 
 const declaredStatus = (document: unknown): DesiredStatus | undefined => {
@@ -30,10 +19,6 @@ const declaredStatus = (document: unknown): DesiredStatus | undefined => {
 const outcomeOf = (content: Outcome, transitions: number): Outcome => (content === 'unchanged' && transitions > 0 ? 'changed' : content);
 
 const hashIds = (key: (ctx: DefinitionContext) => string) => async (ctx: DefinitionContext) => Object.keys(await ctx.redis.hgetall(key(ctx)));
-
-function forbidden(message: string, path: string): never {
-  throw new ReboundError('LIFECYCLE_FORBIDDEN', message, { path });
-}
 
 export function eventView(event: StoredEvent): Record<string, unknown> {
   const { status, statusAt, everSent, version, createdAt, updatedAt } = event;
@@ -67,16 +52,7 @@ export const eventKind: DefinitionKind = {
     const writes = lifecycle.writes.filter((w) => !(brought && w.op === 'hset' && w.key === templates && w.field === event.template));
     return { outcome: outcomeOf(put.result.outcome, lifecycle.result.transitions.length), writes: [...put.writes, ...writes] };
   },
-  // The rules of lifecycle.ts deleteEvent, as a plan: a draft, or unpublished and never sent.
-  async planDelete({ redis, keys }, id): Promise<DefinitionWrite[] | undefined> {
-    const k = campaignKeys(keys);
-    const [json, state] = await Promise.all([redis.hget(k.events, id), redis.hgetall(k.eventState(id))]);
-    if (json === null) return undefined;
-    const { status } = readLifecycle(state);
-    if (status === 'published' || status === 'paused') forbidden(`event ${id} is ${status}: unpublish it before deleting`, `event ${id}: status`);
-    if (status === 'unpublished' && state[eventSentField] !== undefined) forbidden(`event ${id} has sent messages: it can be unpublished, not deleted`, `event ${id}: status`);
-    return eventRemovalWrites(keys, id);
-  },
+  planDelete: async ({ redis, keys }, id) => ((await redis.hget(campaignKeys(keys).events, id)) === null ? undefined : (await planEventDelete(redis, keys, id)).writes),
 };
 
 export const templateKind: DefinitionKind = {
@@ -94,20 +70,10 @@ export const templateKind: DefinitionKind = {
     const desired = declaredStatus(document);
     if (desired === undefined) return { outcome: put.result.outcome, writes: put.writes };
     const options = { now, ...(smsMaxSegments === undefined ? {} : { smsMaxSegments }) };
-    const lifecycle = await planTemplateActionsOn(redis, keys, put.result.template, (current) => actionsToward(current, desired), options);
+    const lifecycle = await planTemplateActionsOn(redis, keys, put.result.template, (current) => templateActionsToward(current, desired), options);
     return { outcome: outcomeOf(put.result.outcome, lifecycle.result.transitions.length + (lifecycle.result.versionCreated ? 1 : 0)), writes: [...put.writes, ...lifecycle.writes] };
   },
-  // The rules of lifecycle.ts deleteTemplate, as a plan.
-  async planDelete({ redis, keys }, id): Promise<DefinitionWrite[] | undefined> {
-    const k = campaignKeys(keys);
-    const [json, state] = await Promise.all([redis.hget(k.templates, id), redis.hgetall(k.templateState(id))]);
-    if (json === null) return undefined;
-    const { status } = readLifecycle(state);
-    if (status === 'published' || status === 'paused') forbidden(`template ${id} is ${status}: unpublish it before deleting`, `template ${id}: status`);
-    const users = (await eventsUsingTemplate(redis, keys, id)).filter((event) => event.status === 'published' || event.status === 'paused');
-    if (users.length > 0) forbidden(`template ${id} is used by ${users[0]?.status} event ${users[0]?.id}: unpublish the event (or point it at another template) first`, `template ${id}: status`);
-    return templateRemovalWrites(keys, id);
-  },
+  planDelete: async ({ redis, keys }, id) => ((await redis.hget(campaignKeys(keys).templates, id)) === null ? undefined : (await planTemplateDelete(redis, keys, id)).writes),
 };
 
 function testProfileView(testProfile: StoredTestProfile): Record<string, unknown> {

@@ -8,7 +8,11 @@ import { createAdmin } from '../../src/admin/role.js';
 import type { AdminServer } from '../../src/admin/server.js';
 import { bootstrap, type Runtime } from '../../src/core/bootstrap.js';
 import { parseConfig } from '../../src/core/config.js';
+import { encode } from '../../src/core/codec.js';
 import { createLogger } from '../../src/core/log.js';
+import type { RedisPort } from '../../src/core/redis/client.js';
+import type { Keys } from '../../src/core/redis/keys.js';
+import { deadLetter } from '../../src/stages/runtime/commit.js';
 import { newPrefix } from '../stages/pipeline-helpers.js';
 
 export const adminToken = 'test-admin-token-0123456789';
@@ -96,3 +100,22 @@ exclude:
 inactivity: ${inactivity}
 metadata: [pageName, products]
 `;
+
+/**
+ * Real dead letters, made the way the stage runtime makes them: entries of `stream` read by
+ * `group` in the given partitions, then moved by stages/runtime/commit.ts `deadLetter`.
+ */
+export async function makeDeadLetters(redis: RedisPort, keys: Keys, stream: string, partitions: readonly number[], group = 'detect'): Promise<Array<{ partition: number; data: Buffer }>> {
+  const made: Array<{ partition: number; data: Buffer }> = [];
+  for (const partition of partitions) {
+    const key = keys.stream(partition, stream);
+    await redis.xgroupCreate(key, group, '0');
+    const data = encode({ poison: partition, at: made.length });
+    await redis.xadd(key, data);
+    const [entry] = await redis.xreadgroup(key, group, 'worker', '>', 1);
+    const target = { redis, keys, partition, input: stream, group };
+    await deadLetter(target, entry!.id, 5, `HIT_INVALID: poison in partition ${partition}`);
+    made.push({ partition, data });
+  }
+  return made;
+}

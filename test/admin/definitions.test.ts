@@ -119,6 +119,14 @@ describe('campaign definitions and their lifecycle', () => {
     expect(reply.body.created.map((c: { kind: string }) => c.kind)).toEqual(['Event', 'Template']);
     expect((await admin.call('GET', '/admin/events/EVTbrowseAbandonment')).body.status).toBe('published');
     expect((await admin.call('GET', '/admin/templates/browse-sms')).body).toMatchObject({ status: 'published', publishedVersion: 1, text: browseTemplate.text });
+    const again = await admin.call('POST', '/admin/apply', {
+      documents: [
+        { file: 'browse.yaml', line: 1, document: { ...browseEvent, status: 'published' } },
+        { file: 'browse.yaml', line: 12, document: { ...browseTemplate, status: 'published' } },
+      ],
+    });
+    expect(again.body).toMatchObject({ created: [], changed: [], unchanged: [{ id: 'EVTbrowseAbandonment' }, { id: 'browse-sms' }] });
+    expect((await admin.call('GET', '/admin/templates/browse-sms/versions')).body.versions).toHaveLength(1);
   });
 
   it('refuses an event and a template of the bundle on different channels', async () => {

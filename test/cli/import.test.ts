@@ -66,11 +66,12 @@ describe('rebound import profiles', () => {
       '["an", "array"]',
       JSON.stringify({ id: 'p1', email: 'ann.new@example.com', firstName: 'Ann' }),
       '{"email": "nobody@example.com"}',
+      `{"id": "deep", "x": ${'{"a": '.repeat(100_000)}1${'}'.repeat(100_000)}}`,
     ]);
     const result = await rebound(['import', 'profiles', path], env);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(`imported profiles from ${path}: 3 accepted, 6 rejected (see ${path}.rejects)\n`);
+    expect(result.stdout).toBe(`imported profiles from ${path}: 3 accepted, 7 rejected (see ${path}.rejects)\n`);
 
     const rejects = rejectsOf(path);
     expect(rejects.map((r) => [r.line, r.error.code, r.error.path])).toEqual([
@@ -80,6 +81,7 @@ describe('rebound import profiles', () => {
       [7, 'IMPORT_LINE_TOO_LONG', undefined],
       [8, 'IMPORT_LINE_MALFORMED', undefined],
       [10, 'PROFILE_INVALID', 'id'],
+      [11, 'PROFILE_INVALID', `x${'.a'.repeat(15)}`],
     ]);
     expect(rejects[0]!.input).toBe('{"id": "p2", "email": "not-an-address"}');
     expect(rejects[0]!.error.message).toContain('email: not an email address');

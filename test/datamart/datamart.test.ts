@@ -81,10 +81,10 @@ async function killSubscribers(target: Target, name: string): Promise<number> {
   let killed = 0;
   try {
     for (const admin of admins) {
-      const list = (await admin.client('LIST', 'TYPE', 'pubsub')) as string;
+      const list = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
       for (const line of list.split('\n')) {
         const id = /\bid=(\d+)/.exec(line)?.[1];
-        if (id && line.includes(` name=${name} `)) killed += Number(await admin.client('KILL', 'ID', id));
+        if (id && line.includes(` name=${name} `)) killed += Number(await admin.call('CLIENT', 'KILL', 'ID', id));
       }
     }
   } finally {

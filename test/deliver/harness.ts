@@ -12,6 +12,8 @@ import { encode } from '../../src/core/codec.js';
 import type { ReboundConfigInput } from '../../src/core/config-schema.js';
 import { parseConfig } from '../../src/core/config.js';
 import { metricsRegistry } from '../../src/core/metrics.js';
+import type { RedisPort } from '../../src/core/redis/client.js';
+import type { Keys } from '../../src/core/redis/keys.js';
 import { createLogger } from '../../src/core/log.js';
 import type { Channels } from '../../src/model/channel.js';
 import { outboxStream, type OutboxMessage } from '../../src/model/message.js';
@@ -41,6 +43,16 @@ export interface DeliverHarness {
   close(): Promise<void>;
 }
 
+/** Appends a message to its outbox as the campaign stage does: the record (processing), then the entry. */
+export async function appendMessage(redis: RedisPort, keys: Keys, message: OutboxMessage): Promise<void> {
+  const p = keys.partitionOf(message.id);
+  const record = keys.message(p, message.id);
+  for (const [field, value] of Object.entries({ id: message.id, status: 'processing', eventId: message.eventId, triggerId: message.triggerId, channel: message.channel, firedAt: String(message.firedAt) })) {
+    await redis.hset(record, field, value);
+  }
+  await redis.xadd(keys.stream(p, outboxStream(message.channel)), encode(message));
+}
+
 export const newPrefix = (): string => `t${randomBytes(4).toString('hex')}`;
 export const PARTITIONS = 4;
 
@@ -66,22 +78,14 @@ export async function startDeliverHarness(options: HarnessOptions): Promise<Deli
   const channels = options.channels?.(runtime) ?? createChannels(config.deliver, dataDir, logger);
   await startDeliver(runtime, channels);
   const { redis, keys } = runtime;
-  const partitionOf = (id: string): number => keys.partitionOf(id);
   const harness: DeliverHarness = {
     runtime,
     dataDir,
-    async append(message) {
-      const p = partitionOf(message.id);
-      const record = keys.message(p, message.id);
-      for (const [field, value] of Object.entries({ id: message.id, status: 'processing', eventId: message.eventId, triggerId: message.triggerId, channel: message.channel, firedAt: String(message.firedAt) })) {
-        await redis.hset(record, field, value);
-      }
-      await redis.xadd(keys.stream(p, outboxStream(message.channel)), encode(message));
-    },
+    append: (message) => appendMessage(redis, keys, message),
     async appendRaw(channel, value, partition = 0) {
       await redis.xadd(keys.stream(partition, outboxStream(channel)), encode(value));
     },
-    record: (messageId) => redis.hgetall(keys.message(partitionOf(messageId), messageId)),
+    record: (messageId) => redis.hgetall(keys.message(keys.partitionOf(messageId), messageId)),
     async waitForStatus(messageId, statuses, timeoutMs = 30_000) {
       let last: Record<string, string> = {};
       await waitFor(

@@ -1,6 +1,6 @@
 // Helpers for the observability tests: `rebound start` / `rebound status` as child processes
-// (stopped by the pid we started), a parser of the Prometheus text format, and the metric names
-// a PromQL expression mentions.
+// (stopped by the pid we started), a parser of the Prometheus text format, the metric names a
+// PromQL expression mentions, and promtool.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -28,5 +28,5 @@ export async function startDeliver(runtime: Runtime, channels: Channels): Promis
   retries.start();
   lifecycle.onShutdown('deliver retries', () => retries.stop());
   lifecycle.onShutdown('deliver records', () => stopping.abort());
-  logger.info({ email: channels.email.name, sms: channels.sms.name }, 'deliver running');
+  logger.info({ emailChannel: channels.email.name, smsChannel: channels.sms.name }, 'deliver running');
 }

@@ -27,8 +27,6 @@ const redisLastReply = gauge('rebound_redis_last_reply_timestamp_seconds', 'When
 
 export interface Observability {
   server: MetricsServer;
-  collector: StreamGaugeCollector;
-  status(): Promise<ProcessStatus>;
   /** Heartbeat now: the registry entry, new streams of the stages started meanwhile. */
   announce(): Promise<void>;
 }
@@ -46,7 +44,8 @@ export async function startObservability(runtime: Runtime, roles: readonly strin
   const collector = new StreamGaugeCollector(redis, keys, { owner: consumer, leaseMs, cacheMs: streamCacheMs, logger });
   await collector.start();
   const identity = { instance: consumer, host: hostname(), roles, startedAt };
-  const status = async (): Promise<ProcessStatus> => processStatus(identity, await window.read(), redis, collector.leader, () => collector.stats());
+  const status = async (query: URLSearchParams): Promise<ProcessStatus> =>
+    processStatus(identity, await window.read(), redis, collector.leader, query.get('streams') === '0' ? undefined : () => collector.stats());
   for (const role of roles) processRole.labels(role).set(1);
   const beforeScrape = async (): Promise<void> => {
     redisUp.set(redis.status === 'ready' ? 1 : 0);
@@ -76,5 +75,5 @@ export async function startObservability(runtime: Runtime, roles: readonly strin
     await server.close();
   });
   logger.info({ url: server.url, status: `${server.baseUrl}/status` }, 'metrics at /metrics, status at /status');
-  return { server, collector, status, announce };
+  return { server, announce };
 }

@@ -57,7 +57,8 @@ export interface ProcessStatus {
   latency: { fireToSend: LatencyWindow; hitToFire: LatencyWindow; timerLag: LatencyWindow };
   /** Whether this process exports the installation's stream gauges. */
   streamGaugeLeader: boolean;
-  pipeline: PipelineStats | { error: { code: string; message: string } };
+  /** The installation's streams (the collector's cached read); absent when asked with `?streams=0`. */
+  pipeline?: PipelineStats | { error: { code: string; message: string } };
 }
 
 export interface ProcessIdentity {
@@ -72,6 +73,11 @@ export function latencyWindow(groups: Readonly<Record<string, number>> | undefin
   return { count: buckets.counts[buckets.counts.length - 1] ?? 0, p50: quantile(buckets, 0.5), p99: quantile(buckets, 0.99), buckets };
 }
 
+function failed(err: unknown): { error: { code: string; message: string } } {
+  const error = asReboundError(err);
+  return { error: { code: error.code, message: error.message } };
+}
+
 const total = (reading: WindowReading, key: keyof typeof statusSeries): number => sumOf(reading.totals[key]);
 
 export async function processStatus(
@@ -79,7 +85,7 @@ export async function processStatus(
   reading: WindowReading,
   redis: RedisPort,
   leader: boolean,
-  pipeline: () => Promise<PipelineStats>,
+  pipeline: (() => Promise<PipelineStats>) | undefined,
 ): Promise<ProcessStatus> {
   const perSecond = (count: number): number => (reading.seconds < 1 ? 0 : count / reading.seconds);
   const stages = Object.fromEntries(Object.entries(reading.deltas.stageDone ?? {}).map(([stage, done]) => [stage, perSecond(done)]));
@@ -99,9 +105,6 @@ export async function processStatus(
     failures: { deadLettered: total(reading, 'deadLettered'), deliveryFailed: total(reading, 'deliveryFailed'), tooOld: total(reading, 'tooOld'), budgetExceeded: total(reading, 'budgetExceeded') },
     latency: { fireToSend: latencyWindow(reading.deltas.fireToSend), hitToFire: latencyWindow(reading.deltas.hitToFire), timerLag: latencyWindow(reading.deltas.timerLag) },
     streamGaugeLeader: leader,
-    pipeline: await pipeline().catch((err: unknown) => {
-      const error = asReboundError(err);
-      return { error: { code: error.code, message: error.message } };
-    }),
+    ...(pipeline === undefined ? {} : { pipeline: await pipeline().catch(failed) }),
   };
 }

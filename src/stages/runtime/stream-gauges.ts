@@ -73,10 +73,10 @@ export class StreamGaugeCollector {
     return this.#lease.stop();
   }
 
-  /** The pipeline's state, read from Redis at most once per `cacheMs`. */
+  /** The pipeline's state, read from Redis at most once per `cacheMs` (never from cache while Redis is unreachable). */
   stats(): Promise<PipelineStats> {
     const now = Date.now();
-    if (this.#cached === undefined || now - this.#cached.at >= this.#cacheMs) {
+    if (this.#cached === undefined || now - this.#cached.at >= this.#cacheMs || this.#redis.status !== 'ready') {
       const stats = knownStreams(this.#redis, this.#keys).then((streams) => pipelineStats(this.#redis, this.#keys, streams, now));
       const cached = { at: now, stats };
       this.#cached = cached;
@@ -87,13 +87,16 @@ export class StreamGaugeCollector {
     return this.#cached.stats;
   }
 
-  /** Before a scrape: the lease holder sets every stream gauge, another process clears them. */
+  /**
+   * Before a scrape: the lease holder sets every stream gauge, another process clears them. With
+   * Redis unreachable there are no figures rather than stale ones (the Redis-down alert says why).
+   */
   async refresh(): Promise<void> {
-    if (!this.#lease.held) return clearGauges();
+    if (!this.#lease.held || this.#redis.status !== 'ready') return clearGauges();
     try {
       setGauges(await this.stats());
     } catch {
-      clearGauges(); // Redis unreachable: no figures rather than stale ones (the Redis-down alert says why)
+      clearGauges();
     }
   }
 }

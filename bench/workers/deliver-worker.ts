@@ -1,0 +1,73 @@
+// Benchmark worker of the "deliver" scenario. BENCH_DELIVER_MODE=deliver (default): the deliver
+// role with production settings and channels from BENCH_SMTP_URL / BENCH_SMPP_URL; prints
+// "ready" once connected, starts only when "go" arrives on stdin (start-up is not timed), drains
+// on SIGTERM or when stdin ends. =nodemailer: the baseline one would write by hand, nodemailer's
+// pooled transport sending BENCH_COUNT prepared emails straight to the sink (no Redis, no
+// records), as fast as BENCH_CONCURRENCY sends in flight allow; prints "done <ms>".
+import { createInterface } from 'node:readline';
+import { createTransport } from 'nodemailer';
+import SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import { createChannels } from '../../src/channels/create-channels.js';
+import { mailOptions } from '../../src/channels/mail-options.js';
+import { bootstrap, exitOnSignals } from '../../src/core/bootstrap.js';
+import { parseConfig } from '../../src/core/config.js';
+import { createLogger } from '../../src/core/log.js';
+import type { OutboxMessage } from '../../src/model/message.js';
+import { startDeliver } from '../../src/stages/deliver/role.js';
+
+const env = process.env;
+const connections = Number(env.BENCH_SMTP_CONNECTIONS ?? 8);
+
+async function baseline(): Promise<void> {
+  const count = Number(env.BENCH_COUNT ?? 10_000);
+  const template = JSON.parse(env.BENCH_MESSAGE ?? '{}') as OutboxMessage;
+  const transport = createTransport(new SMTPPool({ pool: true, url: env.BENCH_SMTP_URL, maxConnections: connections, maxMessages: 1_000_000, logger: false }));
+  const lines = createInterface({ input: process.stdin });
+  process.stdout.write('ready\n');
+  await new Promise((resolve) => lines.once('line', resolve));
+  const started = performance.now();
+  let next = 0;
+  const sender = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      await transport.sendMail(mailOptions({ ...template, id: `base-${i}` }, 'Rebound <rebound@localhost>'));
+    }
+  };
+  await Promise.all(Array.from({ length: Number(env.BENCH_CONCURRENCY ?? 64) }, sender));
+  process.stdout.write(`done ${performance.now() - started}\n`);
+  transport.close();
+  process.exit(0);
+}
+
+async function deliver(): Promise<void> {
+  const config = parseConfig({
+    prefix: env.BENCH_PREFIX,
+    partitions: Number(env.BENCH_PARTITIONS ?? 16),
+    instance: `deliver-worker-${process.pid}`,
+    dataDir: env.BENCH_DATA_DIR ?? '.rebound-bench',
+    redis: { url: env.BENCH_REDIS_URL },
+    deliver: {
+      smtp: { url: env.BENCH_SMTP_URL ?? null, pool: { maxConnections: connections, maxMessages: 1_000_000 } },
+      smpp: { url: env.BENCH_SMPP_URL ?? null },
+    },
+    shutdownTimeout: '10s',
+  });
+  const logger = createLogger(env.BENCH_LOG_LEVEL ?? 'warn', process.stderr);
+  const runtime = await bootstrap(config, logger);
+  exitOnSignals(runtime.lifecycle, config.shutdownTimeout, logger);
+  const channels = createChannels(config.deliver, config.dataDir, logger);
+  const lines = createInterface({ input: process.stdin });
+  lines.once('close', () => process.kill(process.pid, 'SIGTERM'));
+  lines.once('line', () => {
+    void startDeliver(runtime, channels).then(
+      () => process.stdout.write('started\n'),
+      (err: unknown) => {
+        logger.error({ err: (err as Error).message }, 'cannot start deliver');
+        process.exit(1);
+      },
+    );
+  });
+  process.stdout.write('ready\n');
+}
+
+await (env.BENCH_DELIVER_MODE === 'nodemailer' ? baseline() : deliver());
