@@ -2,6 +2,7 @@
 // ones, `npm run bench` all of them, in this order (also the order of docs/benchmarks.md).
 import type { Scenario } from './support/harness.js';
 import { campaignScenario } from './scenarios/campaign.js';
+import { deliverScenario } from './scenarios/deliver.js';
 import { detectScenario } from './scenarios/detect.js';
 import { ingestScenario } from './scenarios/ingest.js';
 import { runtimeScenario } from './scenarios/runtime.js';
@@ -10,5 +11,6 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   runtime: runtimeScenario,
   ingest: ingestScenario,
   detect: detectScenario,
+  deliver: deliverScenario,
   campaign: campaignScenario,
 };

@@ -69,13 +69,14 @@ export interface HarnessOptions {
   before?: (runtime: Runtime) => Promise<void>;
 }
 
-export async function startCampaignHarness(redisUrl: string, options: HarnessOptions = {}): Promise<CampaignHarness> {
+/** A Redis URL, or the target of a conformance suite (`{url}` or `{cluster: seeds}`). */
+export async function startCampaignHarness(redisTarget: string | { url: string } | { cluster: string[] }, options: HarnessOptions = {}): Promise<CampaignHarness> {
   const prefix = options.prefix ?? newPrefix();
   const config = parseConfig({
     prefix,
     ...(options.instance ? { instance: options.instance } : {}),
     partitions: 4,
-    redis: { url: redisUrl },
+    redis: typeof redisTarget === 'string' ? { url: redisTarget } : redisTarget,
     log: { level: 'silent' },
     stages: { idlePoll: '10ms', claimIdle: '5s' },
     detect: { settle: '200ms', timerTick: '50ms', definitionsPoll: '200ms' },

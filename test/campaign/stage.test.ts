@@ -6,15 +6,16 @@ import { pauseEvent, resumeEvent, unpublishEvent } from '../../src/model/lifecyc
 import { addSuppressions } from '../../src/model/suppressions.js';
 import { verifyToken } from '../../src/model/message-context.js';
 import { decodeFiredRecord } from '../../src/model/trigger-message.js';
+import { targets } from '../stages/pipeline-helpers.js';
 import { decided, defineShop, MovableClock, newVisitor, startCampaignHarness, type CampaignHarness } from './campaign-harness.js';
 
 const redisUrl = inject('redisUrl');
 const day = 24 * 3600_000;
 
-describe('campaign stage: from trigger message to outbox', () => {
+describe.each(targets(inject('redisUrl'), inject('redisClusterSeeds')))('campaign stage on $name Redis: from trigger message to outbox', (target) => {
   let shop: CampaignHarness;
   beforeAll(async () => {
-    shop = await startCampaignHarness(redisUrl, { before: (runtime) => defineShop(runtime) });
+    shop = await startCampaignHarness(target.redis, { before: (runtime) => defineShop(runtime) });
     await shop.putProfiles(
       { id: 'u-ada', email: 'Ada@Example.com', firstName: 'Ada', locale: 'en-GB' },
       { id: 'u-amelie', email: 'amelie@example.fr', firstName: 'Amélie', locale: 'fr-FR' },
