@@ -5,7 +5,7 @@
 // records) sending the same emails to the same sink with 8 connections. The sinks run in the
 // harness process; Redis is its own redis-server with AOF everysec, as in production.
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -205,6 +205,7 @@ async function drain(env: Env, label: string, channel: ChannelName, count: numbe
       workerCpu: workerCpu === null || cpuBefore[0] === null ? null : round((workerCpu - (cpuBefore[0] as number)) / seconds),
       redisCpu: round(redis),
       redisMemMB: round(memory),
+      loadAverage: round(loadavg()[0] ?? NaN),
       ...(done < count ? { complete: false } : {}),
     };
   } finally {
@@ -287,6 +288,7 @@ async function paced(env: Env, rate: number, connections: number): Promise<Resul
       perSec: round(rate),
       latencyP50Ms: round(percentile(latencies, 50)),
       latencyP99Ms: round(percentile(latencies, 99)),
+      loadAverage: round(loadavg()[0] ?? NaN),
       ...(done < total ? { complete: false } : {}),
     };
   } finally {
@@ -320,7 +322,7 @@ export const deliverScenario: Scenario = {
     'sending the same emails to the same sink (no Redis). The paced row appends emails at a steady rate and measures',
     'outbox → accepted by the sink per message (p50, p99). `workerCpu`, `redisCpu`: cores busy during the case.',
   ].join('\n'),
-  columns: ['case', 'channel', 'connections', 'messages', 'seconds', 'perSec', 'latencyP50Ms', 'latencyP99Ms', 'workerCpu', 'redisCpu', 'redisMemMB', 'complete'],
+  columns: ['case', 'channel', 'connections', 'messages', 'seconds', 'perSec', 'latencyP50Ms', 'latencyP99Ms', 'workerCpu', 'redisCpu', 'redisMemMB', 'loadAverage', 'complete'],
   timeoutMs: 10 * 60_000,
   async run(ctx) {
     const started = Date.now();

@@ -4,13 +4,14 @@
 import { Command } from 'commander';
 import { isReboundError } from '../core/errors.js';
 import { apply } from './apply.js';
+import { demo } from './demo.js';
 import { dlqList, dlqPurge, dlqReplay } from './dlq.js';
 import { registerImport } from './import.js';
 import { start } from './start.js';
 import { status } from './status.js';
 
 const exitCodeOf = (err: unknown): number =>
-  isReboundError(err) && ['CONFIG_INVALID', 'CONFIG_FILE_UNREADABLE', 'CLI_ROLE_UNKNOWN', 'REDIS_UNAVAILABLE', 'REDIS_BINARY_MISSING', 'REDIS_EMBEDDED_FAILED', 'ADMIN_UNREACHABLE', 'ADMIN_UNAUTHORIZED', 'ADMIN_QUERY_INVALID', 'IMPORT_FILE_UNREADABLE', 'RESOURCE_UNKNOWN'].includes(err.code) ? 2 : 1;
+  isReboundError(err) && ['CONFIG_INVALID', 'CONFIG_FILE_UNREADABLE', 'CLI_ROLE_UNKNOWN', 'REDIS_UNAVAILABLE', 'REDIS_BINARY_MISSING', 'REDIS_EMBEDDED_FAILED', 'ADMIN_UNREACHABLE', 'ADMIN_UNAUTHORIZED', 'ADMIN_QUERY_INVALID', 'IMPORT_FILE_UNREADABLE', 'RESOURCE_UNKNOWN', 'DEMO_NOT_READY', 'DEMO_INGEST_FAILED'].includes(err.code) ? 2 : 1;
 
 function fail(err: unknown): never {
   const text = isReboundError(err) ? `rebound: ${err.code}: ${err.message}` : `rebound: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
@@ -58,5 +59,17 @@ dlqOptions(dlq.command('replay').description('put dead letters back on their str
 dlqOptions(dlq.command('purge').description('delete dead letters for good (the ids given, or --all)').argument('[ids...]', 'dead letter ids as listed').option('--all', 'every dead letter (of --stream when given)')).action((ids: string[], options) => dlqPurge(ids, options).catch(fail));
 
 registerImport(program, fail);
+
+program
+  .command('demo')
+  .description('simulated shoppers of the demo shop sent through the Segment API of a running Rebound (some browse, search, abandon a cart, buy, identify late), with the hits sent, triggers fired and messages sent (fire → outbox latency) printed live')
+  .option('--duration <duration>', 'how long new shoppers arrive (default 60s)')
+  .option('--rate <n>', 'new shoppers a second (default 5)')
+  .option('--watch <duration>', 'how long to go on watching after the last arrival (default the longest trigger inactivity + 10s)')
+  .option('--ingest-url <url>', 'ingest API base URL (default from ingest.host/ingest.port, REBOUND_INGEST_HOST/_PORT)')
+  .option('--write-key <key>', 'write key of the source (default the first key of the stored source)')
+  .option('--source <id>', 'the demo source (default shop-web)')
+  .option('--config <file>', 'configuration file (default $REBOUND_CONFIG or config/rebound.yaml)')
+  .action((options: { duration?: string; rate?: string; watch?: string; ingestUrl?: string; writeKey?: string; source?: string; config?: string }) => demo(options).catch(fail));
 
 program.parseAsync().catch(fail);

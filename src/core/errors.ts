@@ -75,6 +75,8 @@ export const errorCatalog = {
   ADMIN_UNREACHABLE: { status: 503, retriable: true },
   ADMIN_INTERNAL_ERROR: { status: 500, retriable: true },
   OUTBOX_MESSAGE_INVALID: { status: 400, retriable: false },
+  DEMO_NOT_READY: { status: 503, retriable: true },
+  DEMO_INGEST_FAILED: { status: 503, retriable: true },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof errorCatalog;

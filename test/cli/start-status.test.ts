@@ -20,7 +20,7 @@ interface Run {
 
 function rebound(args: string[], env: Record<string, string>): Run {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    env: { ...process.env, REBOUND_METRICS_PORT: '0', REBOUND_INGEST_PORT: '0', ...env },
+    env: { ...process.env, REBOUND_METRICS_PORT: '0', REBOUND_INGEST_PORT: '0', REBOUND_ADMIN_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';

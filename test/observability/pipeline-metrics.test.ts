@@ -131,6 +131,30 @@ describe('a scraped pipeline after a known workload', () => {
     expect(valueOf(metrics, 'rebound_redis_up')).toBe(1);
   });
 
+  it('labels every SPEC §9 series it exports as SPEC §9 says, and buckets hit→fire from 10 ms to 3600 s with edges at 60, 300 and 900 s', () => {
+    const specLabels: Record<string, string[]> = {
+      rebound_ingest_hits_total: ['source', 'result'],
+      rebound_triggers_fired_total: ['trigger'],
+      rebound_messages_total: ['event', 'channel', 'status', 'reason'],
+      rebound_hit_to_fire_seconds_bucket: ['trigger', 'le'],
+      rebound_fire_to_send_seconds_bucket: ['event', 'channel', 'le'],
+      rebound_budget_exceeded_total: ['event'],
+      rebound_stage_seconds_bucket: ['stage', 'le'],
+      rebound_stream_lag: ['stream', 'group'],
+      rebound_stream_pending: ['stream', 'group'],
+      rebound_cache_requests_total: ['cache', 'result'],
+      rebound_channel_sends_total: ['channel', 'result'],
+      rebound_dlq_entries: ['stream'],
+    };
+    const wrong = metrics.samples.filter((s) => specLabels[s.name] !== undefined && Object.keys(s.labels).sort().join() !== [...(specLabels[s.name] as string[])].sort().join());
+    expect(wrong).toEqual([]);
+    expect(metrics.samples.filter((s) => specLabels[s.name] !== undefined).length).toBeGreaterThan(6);
+    const bounds = metrics.samples.filter((s) => s.name === 'rebound_hit_to_fire_seconds_bucket' && s.labels.trigger === 'cart-abandonment').map((s) => s.labels.le);
+    expect(bounds[0]).toBe('0.01');
+    expect(bounds.slice(-2)).toEqual(['3600', '+Inf']);
+    expect(bounds).toEqual(expect.arrayContaining(['60', '300', '900']));
+  });
+
   it('carries no visitor id, email or message id in any label', () => {
     const personal = [...abandoning, ...buying].flatMap((v) => [v.visitor, v.email]).concat(messageIds);
     const labelValues = metrics.samples.flatMap((s) => Object.values(s.labels));

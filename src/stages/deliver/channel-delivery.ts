@@ -46,7 +46,9 @@ async function sendWithin(channel: Channel, message: OutboxMessage, timeoutMs: n
   const timeout = new Promise<SendResult>((resolve) => {
     timer = setTimeout(() => resolve({ ok: false, permanent: false, reply: `no answer within ${timeoutMs} ms` }), timeoutMs);
   });
-  const send = channel.send(message).catch((err: unknown): SendResult => ({ ok: false, permanent: false, reply: `channel error: ${asReboundError(err).message}` }));
+  const send = Promise.resolve()
+    .then(() => channel.send(message))
+    .catch((err: unknown): SendResult => ({ ok: false, permanent: false, reply: `channel error: ${asReboundError(err).message}` }));
   try {
     return await Promise.race([send, timeout]);
   } finally {
@@ -72,7 +74,7 @@ export class ChannelDelivery {
     if (entries.length === 0) return;
     const { redis, keys, clock, settings } = this.#ctx;
     const claimed = entries.map((e) => ({ messageId: e.message.id, entryId: e.entryId, expiresAt: e.message.expiresAt }));
-    const claims = await claimMessages(redis, keys, partition, claimed, clock.now(), settings.claimRetentionMs);
+    const claims = await claimMessages(redis, keys, partition, claimed, clock.now(), { claimMs: settings.claimRetentionMs, staleMs: settings.retryLeaseMs });
     const attempts = entries.map((e, i): Attempt => ({ message: e.message, source: 's', ref: e.entryId, data: e.data, claim: claims[i] as Claim }));
     await this.#complete(partition, attempts);
   }

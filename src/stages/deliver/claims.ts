@@ -18,10 +18,10 @@ export async function claimMessages(
   partition: number,
   items: ReadonlyArray<{ messageId: string; entryId: string; expiresAt: number }>,
   now: number,
-  claimRetentionMs: number,
+  retention: { claimMs: number; staleMs: number },
 ): Promise<Claim[]> {
   const scriptKeys = items.map((item) => keys.deliveryClaim(partition, item.messageId));
-  const args: Array<string | number> = [now, claimRetentionMs];
+  const args: Array<string | number> = [now, retention.claimMs, retention.staleMs];
   for (const item of items) args.push(item.entryId, item.expiresAt);
   const flat = (await redis.script('reboundDeliverClaim', scriptKeys, args)) as Array<string | number>;
   return items.map((_, i) => ({ action: String(flat[2 * i]) as ClaimAction, attempt: Number(flat[2 * i + 1]) }));

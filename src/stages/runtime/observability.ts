@@ -20,6 +20,7 @@ const leaseMs = 15_000;
 const streamCacheMs = 2000;
 /** Registry entries of processes gone this long are removed (until then `rebound status` lists them as gone). */
 const forgetAfterMs = 10 * 60_000;
+const forgetEveryMs = 60_000;
 
 const processRole = gauge('rebound_process_role', 'Roles this process runs (1 per role): count by (role) gives the live processes of each role', ['role']);
 const redisUp = gauge('rebound_redis_up', 'Whether this process is connected to Redis (1) or not (0), at scrape time');
@@ -36,39 +37,49 @@ function advertisedUrl(host: string, server: MetricsServer): string {
   return host === '0.0.0.0' || host === '::' ? `http://${hostname()}:${server.port}` : server.baseUrl;
 }
 
-export async function startObservability(runtime: Runtime, roles: readonly string[]): Promise<Observability> {
-  const { config, redis, keys, logger, lifecycle, consumer } = runtime;
-  const startedAt = Date.now();
-  const window = new StatusWindow(statusSeries);
-  window.start();
-  const collector = new StreamGaugeCollector(redis, keys, { owner: consumer, leaseMs, cacheMs: streamCacheMs, logger });
-  await collector.start();
-  const identity = { instance: consumer, host: hostname(), roles, startedAt };
-  const status = async (query: URLSearchParams): Promise<ProcessStatus> =>
-    processStatus(identity, await window.read(), redis, collector.leader, query.get('streams') === '0' ? undefined : () => collector.stats());
+/** Sets the gauges that describe this process itself; returns what refreshes them before a scrape. */
+function processGauges(runtime: Runtime, roles: readonly string[], collector: StreamGaugeCollector): () => Promise<void> {
+  const { redis } = runtime;
   for (const role of roles) processRole.labels(role).set(1);
-  const beforeScrape = async (): Promise<void> => {
+  return async () => {
     redisUp.set(redis.status === 'ready' ? 1 : 0);
     if (redis.lastReplyAt > 0) redisLastReply.set(redis.lastReplyAt / 1000);
     await collector.refresh();
   };
-  const server = await startMetricsServer(config.metrics.host, config.metrics.port, { beforeScrape, status });
-  const registry = new ProcessRegistry(redis, keys, { ...identity, roles: [...roles], pid: process.pid, metricsUrl: advertisedUrl(config.metrics.host, server) }, logger);
+}
+
+/** One heartbeat: the registry entry, the streams of stages started since the last one, and (lease holder) stale entries removed. */
+function heartbeat(runtime: Runtime, registry: ProcessRegistry, collector: StreamGaugeCollector): () => Promise<void> {
+  const { redis, keys } = runtime;
   const announced = new Set<string>();
   let cleanedAt = 0;
-  const announce = async (): Promise<void> => {
+  return async () => {
     await registry.beat();
     const fresh = [...servedStreams().keys()].filter((stream) => !announced.has(stream));
     if (fresh.length > 0) await announceStreams(redis, keys, fresh).then(() => fresh.forEach((stream) => announced.add(stream)), () => undefined);
-    if (collector.leader && Date.now() - cleanedAt > heartbeatMs * 12) {
+    if (collector.leader && Date.now() - cleanedAt > forgetEveryMs) {
       cleanedAt = Date.now();
       await forgetStale(redis, keys, forgetAfterMs).catch(() => 0);
     }
   };
+}
+
+export async function startObservability(runtime: Runtime, roles: readonly string[]): Promise<Observability> {
+  const { config, redis, keys, logger, lifecycle, consumer } = runtime;
+  const identity = { instance: consumer, host: hostname(), roles, startedAt: Date.now() };
+  const window = new StatusWindow(statusSeries);
+  window.start();
+  const collector = new StreamGaugeCollector(redis, keys, { owner: consumer, leaseMs, cacheMs: streamCacheMs, logger });
+  await collector.start();
+  const status = async (query: URLSearchParams): Promise<ProcessStatus> =>
+    processStatus(identity, await window.read(), redis, collector.leader, query.get('streams') === '0' ? undefined : () => collector.stats());
+  const server = await startMetricsServer(config.metrics.host, config.metrics.port, { beforeScrape: processGauges(runtime, roles, collector), status });
+  const registry = new ProcessRegistry(redis, keys, { ...identity, roles: [...roles], pid: process.pid, metricsUrl: advertisedUrl(config.metrics.host, server) }, logger);
+  const announce = heartbeat(runtime, registry, collector);
   await announce();
-  const heartbeat = setInterval(() => void announce(), heartbeatMs).unref();
+  const timer = setInterval(() => void announce(), heartbeatMs).unref();
   lifecycle.onShutdown('metrics server and process registry', async () => {
-    clearInterval(heartbeat);
+    clearInterval(timer);
     window.stop();
     await registry.stop();
     await collector.stop();

@@ -20,7 +20,7 @@ for i = 2, #KEYS do
     else
       local n = (tonumber(claim[2]) or 0) + 1
       redis.call('ZADD', zset, now + lease, id)
-      redis.call('HSET', KEYS[i], 's', 'sending', 't', token, 'n', n)
+      redis.call('HSET', KEYS[i], 's', 'sending', 't', token, 'n', n, 'at', now)
       out[#out + 1] = id
       out[#out + 1] = claim[1]
       out[#out + 1] = n
