@@ -4,6 +4,7 @@ import type { Scenario } from './support/harness.js';
 import { campaignScenario } from './scenarios/campaign.js';
 import { deliverScenario } from './scenarios/deliver.js';
 import { detectScenario } from './scenarios/detect.js';
+import { e2eScenario } from './scenarios/e2e.js';
 import { ingestScenario } from './scenarios/ingest.js';
 import { runtimeScenario } from './scenarios/runtime.js';
 
@@ -13,4 +14,5 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   detect: detectScenario,
   deliver: deliverScenario,
   campaign: campaignScenario,
+  e2e: e2eScenario,
 };

@@ -1,12 +1,13 @@
 // Writes the demo shop's sample data (config/definitions/profiles.ndjson and catalog.ndjson):
 // 200 customer profiles and a 500-product catalog, generated from a fixed seed so that a re-run
-// gives the same files byte for byte. Run: npx tsx scripts/generate-demo-data.ts
+// gives the same files byte for byte. Run: npx tsx scripts/generate-demo-data.ts [DIR]
 // Addresses use reserved domains and fictional number ranges (example.com; UK 07700 900xxx,
 // FR 06 39 98 xx xx, US 202-555-01xx), so no real person can be mailed or texted by the demo.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-const outDir = resolve(import.meta.dirname, '../config/definitions');
+/** The folder written: the first argument, else config/definitions (the committed files). */
+const outDir = resolve(process.argv[2] ?? resolve(import.meta.dirname, '../config/definitions'));
 
 /** mulberry32: a tiny deterministic PRNG (the seed fixes every file). */
 function random(seed: number): () => number {

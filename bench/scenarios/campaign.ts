@@ -4,6 +4,7 @@
 // redis-server, at about 90 % and about 10 % datamart cache hits; the per-batch latency from the
 // records' receivedAt (the batch was read) to the outbox entries' ids (the batch was committed).
 import { mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -40,8 +41,7 @@ const TARGET_PER_SEC = 5_000;
 /** The paced run's rate, as a share of the drain rate just measured, and its length. */
 const PACED_LOAD = 0.5;
 const PACED_SECONDS = 10;
-const PRELOAD_PROFILES_PER_ROUND = 2_000;
-const PRELOAD_ROUNDS_IN_FLIGHT = 4;
+const PRELOAD_PER_ROUND = 1_000;
 const WORKER = fileURLToPath(new URL('../workers/campaign-worker.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -101,35 +101,78 @@ function checkStoredForms(): void {
   }
 }
 
-/** Profiles (JSON strings) and their index sets, then the catalog, in raw pipelines. */
-async function preloadDatamart(env: Env): Promise<void> {
-  const { admin, keys } = env;
-  const fields = parseConfig({}).campaign.indexedFields;
-  const inFlight = new Set<Promise<unknown>>();
-  for (let start = 0; start < PROFILES; start += PRELOAD_PROFILES_PER_ROUND) {
-    const pipeline = admin.pipeline();
-    const strings: string[] = [];
-    for (let i = start; i < Math.min(PROFILES, start + PRELOAD_PROFILES_PER_ROUND); i++) {
-      const profile = profileOf(i);
-      strings.push(keys.profile(profileId(i)), JSON.stringify(profile));
-      for (const v of indexedValues(profile as { id: string }, fields)) {
-        pipeline.sadd(indexKey(keys, v.field, v.value, false), profileId(i));
-        pipeline.sadd(indexKey(keys, v.field, v.hash, true), profileId(i));
-      }
+/** One RESP command (the preload writes raw: about 3× faster than ioredis pipelines here). */
+function resp(args: readonly string[]): string {
+  let out = `*${args.length}\r\n`;
+  for (const arg of args) out += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
+  return out;
+}
+
+/** Writes commands whose replies are one line each (SADD, MSET) on a raw socket; fails on an error reply. */
+async function rawWriter(port: number): Promise<{ write(commands: string, count: number): Promise<void>; flush(): Promise<void>; close(): void }> {
+  const socket = createConnection(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let sent = 0;
+  let replies = 0;
+  let atLineStart = true;
+  let failure: string | undefined;
+  socket.on('data', (data: Buffer) => {
+    for (let i = 0; i < data.length; i++) {
+      if (atLineStart && data[i] === 45) failure ??= data.subarray(i, data.indexOf(13, i)).toString();
+      atLineStart = data[i] === 10;
+      if (atLineStart) replies++;
     }
-    pipeline.mset(...strings);
-    const sent: Promise<unknown> = pipeline.exec().finally(() => inFlight.delete(sent));
-    inFlight.add(sent);
-    if (inFlight.size >= PRELOAD_ROUNDS_IN_FLIGHT) await Promise.race(inFlight);
-    env.ctx.progress(`[${SCENARIO}] preloading profiles ${fmt(Math.min(PROFILES, start + PRELOAD_PROFILES_PER_ROUND))}/${fmt(PROFILES)}`);
+  });
+  const check = (): void => {
+    if (failure !== undefined) throw new Error(`preload: Redis answered ${failure}`);
+  };
+  return {
+    async write(commands, count) {
+      check();
+      sent += count;
+      if (!socket.write(commands)) await new Promise((resolve) => socket.once('drain', resolve));
+    },
+    async flush() {
+      while (replies < sent && failure === undefined) await sleep(5);
+      check();
+    },
+    close: () => void socket.destroy(),
+  };
+}
+
+/** Profiles (JSON strings, MSET) and their index sets (SADD, plain and sha256), then the catalog. */
+async function preloadDatamart(env: Env, port: number): Promise<void> {
+  const { keys } = env;
+  const fields = parseConfig({}).campaign.indexedFields;
+  const writer = await rawWriter(port);
+  try {
+    for (let start = 0; start < PROFILES; start += PRELOAD_PER_ROUND) {
+      const strings = ['MSET'];
+      let commands = '';
+      let count = 1;
+      for (let i = start; i < Math.min(PROFILES, start + PRELOAD_PER_ROUND); i++) {
+        const profile = profileOf(i);
+        strings.push(keys.profile(profileId(i)), JSON.stringify(profile));
+        for (const v of indexedValues(profile as { id: string }, fields)) {
+          commands += resp(['SADD', indexKey(keys, v.field, v.value, false), profileId(i)]) + resp(['SADD', indexKey(keys, v.field, v.hash, true), profileId(i)]);
+          count += 2;
+        }
+      }
+      await writer.write(commands + resp(strings), count);
+      env.ctx.progress(`[${SCENARIO}] preloading profiles ${fmt(Math.min(PROFILES, start + PRELOAD_PER_ROUND))}/${fmt(PROFILES)}`);
+    }
+    for (let start = 0; start < PRODUCTS; start += PRELOAD_PER_ROUND) {
+      const rows = ['MSET'];
+      for (let i = start; i < Math.min(PRODUCTS, start + PRELOAD_PER_ROUND); i++) rows.push(keys.resourceRow('catalog', sku(i)), JSON.stringify(productOf(i)));
+      await writer.write(resp(rows), 1);
+    }
+    await writer.flush();
+  } finally {
+    writer.close();
   }
-  await Promise.all(inFlight);
-  for (let start = 0; start < PRODUCTS; start += 10_000) {
-    const rows: string[] = [];
-    for (let i = start; i < Math.min(PRODUCTS, start + 10_000); i++) rows.push(keys.resourceRow('catalog', sku(i)), JSON.stringify(productOf(i)));
-    await admin.mset(...rows);
-    env.ctx.progress(`[${SCENARIO}] preloading catalog ${fmt(Math.min(PRODUCTS, start + 10_000))}/${fmt(PRODUCTS)}`);
-  }
+  const expected = PROFILES * (1 + 2 * fields.filter((f) => profileOf(0)[f] !== undefined).length) + PRODUCTS;
+  const stored = await env.admin.dbsize();
+  if (stored !== expected) throw new Error(`preload: ${stored} keys in Redis, ${expected} expected`);
 }
 
 const cartHtml = `<h1>{{default profile.firstName "Hello"}}, you left something behind</h1>
@@ -466,7 +509,7 @@ export const campaignScenario: Scenario = {
     const env: Env = { ctx, url: server.url, redis, admin, keys: new Keys(`bench-campaign-${Date.now().toString(36)}`, PARTITIONS) };
     try {
       const t0 = performance.now();
-      await preloadDatamart(env);
+      await preloadDatamart(env, server.port);
       const preloadSeconds = (performance.now() - t0) / 1000;
       const memory = infoField(await admin.info('memory'), 'used_memory');
       await admin.config('SET', 'appendonly', 'yes');

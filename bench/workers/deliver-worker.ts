@@ -1,14 +1,11 @@
 // Benchmark worker of the "deliver" scenario. BENCH_DELIVER_MODE=deliver (default): the deliver
 // role with production settings and channels from BENCH_SMTP_URL / BENCH_SMPP_URL; prints
 // "ready" once connected, starts only when "go" arrives on stdin (start-up is not timed), drains
-// on SIGTERM or when stdin ends. =nodemailer: the baseline one would write by hand, nodemailer's
-// pooled transport sending BENCH_COUNT prepared emails straight to the sink (no Redis, no
-// records), as fast as BENCH_CONCURRENCY sends in flight allow; prints "done <ms>".
+// on SIGTERM or when stdin ends. =channel: the baseline, the same SMTP channel (nodemailer pool,
+// same settings) sending BENCH_COUNT emails straight to the sink with no Redis, no claims and no
+// records, BENCH_CONCURRENCY sends in flight; prints "done <ms>".
 import { createInterface } from 'node:readline';
-import { createTransport } from 'nodemailer';
-import SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { createChannels } from '../../src/channels/create-channels.js';
-import { mailOptions } from '../../src/channels/mail-options.js';
 import { bootstrap, exitOnSignals } from '../../src/core/bootstrap.js';
 import { parseConfig } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/log.js';
@@ -21,21 +18,23 @@ const connections = Number(env.BENCH_SMTP_CONNECTIONS ?? 8);
 async function baseline(): Promise<void> {
   const count = Number(env.BENCH_COUNT ?? 10_000);
   const template = JSON.parse(env.BENCH_MESSAGE ?? '{}') as OutboxMessage;
-  const transport = createTransport(new SMTPPool({ pool: true, url: env.BENCH_SMTP_URL, maxConnections: connections, maxMessages: 1_000_000, logger: false }));
+  const config = parseConfig({ deliver: { smtp: { url: env.BENCH_SMTP_URL, pool: { maxConnections: connections, maxMessages: 1_000_000 } } } });
+  const { email } = createChannels(config.deliver, '.', createLogger('warn', process.stderr));
   const lines = createInterface({ input: process.stdin });
   process.stdout.write('ready\n');
   await new Promise((resolve) => lines.once('line', resolve));
   const started = performance.now();
   let next = 0;
+  let failed = 0;
   const sender = async (): Promise<void> => {
     while (next < count) {
       const i = next++;
-      await transport.sendMail(mailOptions({ ...template, id: `base-${i}` }, 'Rebound <rebound@localhost>'));
+      if (!(await email.send({ ...template, id: `base-${i}` })).ok) failed++;
     }
   };
   await Promise.all(Array.from({ length: Number(env.BENCH_CONCURRENCY ?? 64) }, sender));
-  process.stdout.write(`done ${performance.now() - started}\n`);
-  transport.close();
+  process.stdout.write(`done ${performance.now() - started} failed ${failed}\n`);
+  await email.close();
   process.exit(0);
 }
 
@@ -70,4 +69,4 @@ async function deliver(): Promise<void> {
   process.stdout.write('ready\n');
 }
 
-await (env.BENCH_DELIVER_MODE === 'nodemailer' ? baseline() : deliver());
+await (env.BENCH_DELIVER_MODE === 'channel' ? baseline() : deliver());

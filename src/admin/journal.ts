@@ -6,6 +6,8 @@
 // page `since` a cursor confirms everything up to it (the groups move there), and a request
 // without `since` resumes from the last confirmed position. A page takes the oldest entries
 // after the cursor over all partitions, so pages never overlap and never skip an entry.
+// `listConsumers` and `dropConsumer` manage the consumers (GET /admin/journal/consumers,
+// DELETE /admin/journal/consumers/{name}).
 import { ReboundError } from '../core/errors.js';
 import type { RedisPort, StreamEntry } from '../core/redis/client.js';
 import type { Keys } from '../core/redis/keys.js';
@@ -108,4 +110,37 @@ export async function pullJournal(redis: RedisPort, keys: Keys, request: Journal
     }
   }
   return { consumer: request.consumer, messages, next: encodeCursor(request.consumer, next), undecodable };
+}
+
+export interface JournalConsumer {
+  name: string;
+  /** Trigger messages handed out to it and not confirmed yet, over all partitions. */
+  pending: number;
+  /** Trigger messages it has not pulled yet, over all partitions (null when Redis cannot tell). */
+  lag: number | null;
+}
+
+/** The named consumers: every `journal:<name>` group on the trigger log of any partition. */
+export async function listConsumers(redis: RedisPort, keys: Keys): Promise<JournalConsumer[]> {
+  const byName = new Map<string, JournalConsumer>();
+  const infos = await Promise.all(keys.allPartitions().map((p) => redis.xinfoGroups(keys.stream(p, 'fired'))));
+  for (const group of infos.flat()) {
+    if (!group.name.startsWith(journalGroup(''))) continue;
+    const name = group.name.slice(journalGroup('').length);
+    const consumer = byName.get(name) ?? { name, pending: 0, lag: 0 };
+    consumer.pending += group.pending;
+    consumer.lag = consumer.lag === null || group.lag === null ? null : consumer.lag + group.lag;
+    byName.set(name, consumer);
+  }
+  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * Drops a named consumer: its group leaves the trigger log of every partition, so trimming no
+ * longer keeps entries for it. Resolves true when it existed somewhere. Pulling again under the
+ * same name starts over from the oldest retained entry.
+ */
+export async function dropConsumer(redis: RedisPort, keys: Keys, consumer: string): Promise<boolean> {
+  const dropped = await Promise.all(keys.allPartitions().map((p) => redis.xgroupDestroy(keys.stream(p, 'fired'), journalGroup(consumer))));
+  return dropped.some(Boolean);
 }

@@ -1,11 +1,12 @@
-// Routes of the trigger log and the dead letters: GET /admin/journal (SPEC §5.1),
+// Routes of the trigger log and the dead letters: GET /admin/journal (SPEC §5.1), its named
+// consumers (GET /admin/journal/consumers, DELETE /admin/journal/consumers/{name}),
 // GET /admin/dlq, POST /admin/dlq/replay and POST /admin/dlq/purge (SPEC §10).
 import { z } from 'zod';
 import { ReboundError } from '../core/errors.js';
 import type { RedisPort } from '../core/redis/client.js';
 import type { Keys } from '../core/redis/keys.js';
 import { listDeadLetters, maxSelected, purgeDeadLetters, replayDeadLetters, type DeadLetterSelection } from './dlq.js';
-import { checkConsumerName, journalLimits, pullJournal } from './journal.js';
+import { checkConsumerName, dropConsumer, journalLimits, listConsumers, pullJournal } from './journal.js';
 import { parseBody } from './routes-definitions.js';
 import { json, type Router } from './router.js';
 
@@ -44,6 +45,12 @@ export function registerOperationRoutes(router: Router, { redis, keys, imsOrg }:
     const since = query.get('since');
     const limit = limitOf(query, journalLimits.defaultLimit, journalLimits.maxLimit);
     return json(await pullJournal(redis, keys, { consumer, limit, imsOrg, ...(since === null || since === '' ? {} : { since }) }));
+  });
+  router.add('GET', '/admin/journal/consumers', async () => json({ items: await listConsumers(redis, keys) }));
+  router.add('DELETE', '/admin/journal/consumers/:name', async ({ params }) => {
+    const consumer = checkConsumerName(params.name ?? null);
+    if (!(await dropConsumer(redis, keys, consumer))) throw new ReboundError('ADMIN_NOT_FOUND', `no journal consumer ${consumer}`);
+    return json({ deleted: { consumer } });
   });
   router.add('GET', '/admin/dlq', async ({ query }) => {
     const stream = query.get('stream');

@@ -65,8 +65,9 @@ export class SegmentSender {
         signal: AbortSignal.timeout(senderLimits.timeoutMs),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new ReboundError('DEMO_INGEST_FAILED', `cannot reach the ingest API at ${this.#url} (${cause}); start Rebound (npm start) or pass --ingest-url`, { cause: err });
+      const { cause } = err as { cause?: { code?: string; message?: string } };
+      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new ReboundError('DEMO_INGEST_FAILED', `cannot reach the ingest API at ${this.#url} (${why}); start Rebound (npm start) or pass --ingest-url`, { cause: err });
     }
     const text = await response.text();
     if (response.status === 200) {

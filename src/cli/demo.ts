@@ -111,6 +111,8 @@ export async function demo(options: DemoCommandOptions): Promise<void> {
     const inactivityMs = Math.max(0, ...triggers.map((t) => t.inactivityMs));
     const events = (await loadEvents(redis, keys)).events.filter((e) => e.status === 'published');
     const watchMs = settings.watchMs ?? Math.min(demoLimits.maxWatchMs, inactivityMs + 10_000);
+    if (triggers.length === 0) process.stderr.write(`note: source ${settings.source} has no enabled trigger: hits are sent, nothing fires\n`);
+    else if (events.length === 0) process.stderr.write('note: no published event: triggers fire, no message is sent\n');
     const sender = new SegmentSender(settings.ingestUrl, writeKey);
     const monitor = new DemoMonitor(redis, keys, settings.source, events, Date.now());
     const timing = { stepMs: demoLimits.stepMs, lateIdentifyMs: inactivityMs + 3000 };

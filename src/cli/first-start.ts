@@ -134,12 +134,12 @@ function summaryFields(result: Extract<FirstStartResult, { applied: true }>): Re
   return { dir: result.dir, created: created.length, changed: changed.length, unchanged: unchanged.length, imported: Object.fromEntries(result.imports.map((f) => [f.target, f.accepted])) };
 }
 
-/** "first start: applied … (18 definitions: 1 Source, 3 Trigger, …; imported 200 profiles, 500 catalog rows)". */
+/** "first start: applied the definitions of DIR (18 definitions: 1 Source, 3 Triggers, …; imported 500 catalog rows, 200 profiles)". */
 export function summaryLine(result: Extract<FirstStartResult, { applied: true }>): string {
   const items = [...result.definitions.created, ...result.definitions.changed, ...result.definitions.unchanged];
   const byKind = new Map<string, number>();
   for (const item of items) byKind.set(item.kind, (byKind.get(item.kind) ?? 0) + 1);
-  const kinds = [...byKind].map(([kind, n]) => `${n} ${kind}`).join(', ');
+  const kinds = [...byKind].map(([kind, n]) => `${n} ${kind}${n === 1 ? '' : 's'}`).join(', ');
   const data = result.imports.map((f) => `${f.accepted} ${f.target === 'profiles' ? 'profiles' : `${f.target} rows`}${f.rejected > 0 ? ` (${f.rejected} rejected)` : ''}`).join(', ');
   return `first start: applied the definitions of ${result.dir} (${items.length} definitions: ${kinds}${data === '' ? '' : `; imported ${data}`})`;
 }

@@ -74,6 +74,7 @@ export const errorCatalog = {
   ADMIN_CURSOR_INVALID: { status: 400, retriable: false },
   ADMIN_UNREACHABLE: { status: 503, retriable: true },
   ADMIN_INTERNAL_ERROR: { status: 500, retriable: true },
+  PROOF_ADDRESS_MISSING: { status: 422, retriable: false },
   OUTBOX_MESSAGE_INVALID: { status: 400, retriable: false },
   DEMO_NOT_READY: { status: 503, retriable: true },
   DEMO_INGEST_FAILED: { status: 503, retriable: true },

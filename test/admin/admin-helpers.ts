@@ -4,8 +4,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createAdmin } from '../../src/admin/role.js';
-import type { AdminServer } from '../../src/admin/server.js';
+import { adminRouter, createAdmin, type AdminOptions } from '../../src/admin/role.js';
+import { startAdminServer, type AdminServer } from '../../src/admin/server.js';
 import { bootstrap, type Runtime } from '../../src/core/bootstrap.js';
 import { parseConfig } from '../../src/core/config.js';
 import { encode } from '../../src/core/codec.js';
@@ -37,6 +37,30 @@ export interface RedisTarget {
   cluster?: string[];
 }
 
+/** A JSON client of an admin API at `url` (bearer token `adminToken` unless given; null: none). */
+export function adminClient(url: string): TestAdmin['call'] {
+  return async (method, path, body, token = adminToken) => {
+    const headers: Record<string, string> = {};
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? undefined : JSON.parse(text), headers: response.headers };
+  };
+}
+
+export interface ServedAdmin {
+  url: string;
+  call: TestAdmin['call'];
+  close(): Promise<void>;
+}
+
+/** The admin API on a runtime started elsewhere (a campaign harness's), on a free loopback port. */
+export async function serveAdmin(runtime: Runtime, options: AdminOptions = {}): Promise<ServedAdmin> {
+  const server = await startAdminServer({ host: '127.0.0.1', port: 0, token: adminToken, maxBodyBytes: 1 << 20, router: adminRouter(runtime, options), logger: createLogger('silent') });
+  return { url: server.url, call: adminClient(server.url), close: () => server.close() };
+}
+
 export async function startTestAdmin(target: RedisTarget, admin: Record<string, unknown> = {}, partitions = 4): Promise<TestAdmin> {
   const dataDir = mkdtempSync(join(tmpdir(), 'rebound-admin-'));
   const config = parseConfig({
@@ -55,14 +79,7 @@ export async function startTestAdmin(target: RedisTarget, admin: Record<string, 
     server,
     url,
     dataDir,
-    async call(method, path, body, token = adminToken) {
-      const headers: Record<string, string> = {};
-      if (token !== null) headers.authorization = `Bearer ${token}`;
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      const response = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
-      const text = await response.text();
-      return { status: response.status, body: text === '' ? undefined : JSON.parse(text), headers: response.headers };
-    },
+    call: adminClient(url),
     async close() {
       await runtime.lifecycle.shutdown(5000);
       rmSync(dataDir, { recursive: true, force: true });

@@ -135,6 +135,31 @@ describe('email over SMTP', () => {
     expect(smtp.received).toHaveLength(0);
   });
 
+  it('resends (same Message-ID) a message whose claim a dead process left behind, and skips one another entry is sending', async () => {
+    const smtp = await setUp({}, { retryLease: '4s' });
+    const { redis, keys } = harness!.runtime;
+    const claim = async (id: string, at: number): Promise<void> => {
+      const key = keys.deliveryClaim(keys.partitionOf(id), id);
+      for (const [field, value] of Object.entries({ s: 'sending', e: '1-1', n: '1', at: String(at) })) await redis.hset(key, field, value);
+    };
+    const abandoned = emailMessage();
+    const inFlightElsewhere = emailMessage();
+    await claim(abandoned.id, Date.now() - 60_000);
+    await claim(inFlightElsewhere.id, Date.now());
+    const resendsBefore = await metric('rebound_delivery_resends_total', { channel: 'email' });
+    await harness!.append(abandoned);
+    await harness!.append(inFlightElsewhere);
+    const record = await harness!.waitForStatus(abandoned.id, ['processed']);
+    expect(record.attempts).toBe('2');
+    expect(await metric('rebound_delivery_resends_total', { channel: 'email' })).toBe(resendsBefore + 1);
+    await waitFor('both entries acknowledged', async () => {
+      const groups = await Promise.all(keys.allPartitions().map((p) => redis.xinfoGroups(keys.stream(p, 'out:email'))));
+      return groups.flat().every((g) => g.pending === 0 && (g.lag ?? 0) === 0);
+    });
+    expect(smtp.received.map((m) => m.messageId)).toEqual([`<${abandoned.id}@example.com>`]);
+    expect((await harness!.record(inFlightElsewhere.id)).status).toBe('processing');
+  });
+
   it('works the same on Redis Cluster', async () => {
     const smtp = await setUp({}, {}, { cluster: inject('redisClusterSeeds').split(',') });
     const messages = Array.from({ length: 12 }, () => emailMessage());

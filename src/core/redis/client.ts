@@ -115,6 +115,11 @@ export class RedisPort {
     return Number(await this.script('reboundGroupCreate', [key], [group, startId])) === 1;
   }
 
+  /** Removes a consumer group; false when the stream or the group did not exist. */
+  async xgroupDestroy(key: string, group: string): Promise<boolean> {
+    return Number(await this.script('reboundGroupDestroy', [key], [group])) === 1;
+  }
+
   /** XREADGROUP on one stream: `>` for new entries, `0` for this consumer's pending ones. */
   xreadgroup(key: string, group: string, consumer: string, id: string, count: number): Promise<StreamEntry[]> {
     return this.#run(async () => {
@@ -228,6 +233,16 @@ export class RedisPort {
 
   hmget(key: string, fields: readonly string[]): Promise<Array<string | null>> {
     return this.#run(() => this.#client.hmget(key, ...fields));
+  }
+
+  /** Members of a sorted set by rank from the highest score (ZREVRANGE … WITHSCORES), ranks start…stop inclusive. */
+  zrevrangeWithScores(key: string, start: number, stop: number): Promise<Array<{ member: string; score: number }>> {
+    return this.#run(async () => {
+      const flat = await this.#client.zrevrange(key, start, stop, 'WITHSCORES');
+      const members: Array<{ member: string; score: number }> = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) members.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
+      return members;
+    });
   }
 
   /** ZADD then PEXPIRE of the key (an index that lives as long as its newest member). */

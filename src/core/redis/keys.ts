@@ -97,6 +97,15 @@ export class Keys {
     return `${this.#tags[partition]}:stats:${triggerId}`;
   }
 
+  /**
+   * Trigger messages detect fired in a partition during one UTC day (`day` = floor(epoch ms /
+   * 86 400 000)): hash, field = start of the hour (epoch ms), value = count. One key per day, so
+   * old hours leave with their key (kept 6 days); the trigger report sums the partitions.
+   */
+  firedHourly(partition: number, triggerId: string, day: number): string {
+    return `${this.#tags[partition]}:fired-h:${triggerId}:${day}`;
+  }
+
   /** Deliver's idempotency claim of a message (hash: state, entry, attempts, bytes while a retry waits). */
   deliveryClaim(partition: number, messageId: string): string {
     return `${this.#tags[partition]}:claim:${messageId}`;

@@ -25,6 +25,8 @@ export const scripts = {
   reboundDlqPurge: load('dlq-purge-1.lua'),
   reboundCampaignCommit: load('campaign-commit.lua'),
   reboundFatigue: load('fatigue-1.lua'),
+  reboundGroupDestroy: load('group-destroy-1.lua'),
+  reboundProofAppend: load('proof-append-2.lua'),
 };
 
 export type ScriptName = keyof typeof scripts;

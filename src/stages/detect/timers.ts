@@ -9,6 +9,7 @@ import type { Logger } from '../../core/log.js';
 import { counter, histogram } from '../../core/metrics.js';
 import type { RedisPort } from '../../core/redis/client.js';
 import type { Keys } from '../../core/redis/keys.js';
+import { dayOf, firedHourlyTtlMs, hourOf } from '../../model/fired-hourly.js';
 import type { DetectDefinitions } from './definitions.js';
 import { defaultVisit } from './visitor-plan.js';
 import type { CompiledTrigger } from './trigger-index.js';
@@ -110,8 +111,12 @@ export class TimerTask {
       members.push([member, parsed.slot, parsed.visit, parsed.visitorId, k]);
     }
     if (members.length === 0) return 0;
-    const plan = [[...triggers.values()].map((t) => this.#triggerPlan(t, definitions)), members];
-    const outcomes = (await redis.script('reboundDetectFire', [keys.timers(partition), keys.stream(partition, 'fired'), ...visitorKeys], [now, encodePlain(plan)])) as string[];
+    // Each trigger's hourly fired counter of today follows the visitor keys (reports).
+    const planned = [...triggers.values()];
+    const counterKeys = planned.map((t) => keys.firedHourly(partition, t.stored.triggerId, dayOf(now)));
+    const plan = [planned.map((t, i) => [...this.#triggerPlan(t, definitions), visitorKeys.length + 3 + i]), members];
+    const scriptKeys = [keys.timers(partition), keys.stream(partition, 'fired'), ...visitorKeys, ...counterKeys];
+    const outcomes = (await redis.script('reboundDetectFire', scriptKeys, [now, encodePlain(plan), hourOf(now), firedHourlyTtlMs])) as string[];
     let firedCount = 0;
     outcomes.forEach((outcome, i) => {
       const last = Number(outcome);

@@ -1,8 +1,11 @@
 -- detect-fire: decides a batch of due timers of one partition atomically; for each whose trigger
 -- holds, appends exactly one trigger message for the visit (numKeys is dynamic).
--- KEYS[1] timers zset, KEYS[2] trigger log, KEYS[3..] visitor hashes.
--- ARGV[1] now, ARGV[2] plan (plain MessagePack, built by src/stages/detect/timers.ts):
---   { triggers = {{slot, type, delayMs, match, containerCount, visitConditions|false, headerJson}, …},
+-- KEYS[1] timers zset, KEYS[2] trigger log, KEYS[3..] visitor hashes, then per trigger its
+-- hourly fired counter of today (keys.firedHourly).
+-- ARGV[1] now, ARGV[2] plan (plain MessagePack, built by src/stages/detect/timers.ts), ARGV[3]
+-- the counter field (start of the hour, epoch ms), ARGV[4] the counter's time to live (ms):
+--   { triggers = {{slot, type, delayMs, match, containerCount, visitConditions|false, headerJson,
+--                  counterKeyIndex}, …},
 --     members = {{member, slot, visit, visitorId, keyIndex}, …} }
 --   type: abandonment | action | sessionStart | sessionEnd; delayMs: the trigger's inactivity,
 --   or the visit inactivity for sessionEnd; visitConditions: per include container
@@ -78,6 +81,10 @@ local function decide(member, slot, k, visitor, key)
   local rest = redis.call('HMGET', key, pre .. 'm', p .. 'cp', 'ids')
   local record = { trigger[7], visitor, now, first, tonumber(f[6]), path, rest[1] or '', rest[2] or '', rest[3] or '', kind, satisfied, k, slot }
   redis.call('XADD', log, '*', 'd', cmsgpack.pack(record))
+  if trigger[8] then
+    redis.call('HINCRBY', KEYS[trigger[8]], ARGV[3], 1)
+    redis.call('PEXPIRE', KEYS[trigger[8]], ARGV[4])
+  end
   return tostring(last)
 end
 
