@@ -205,7 +205,7 @@ async function defineCampaign(env: Env): Promise<void> {
   await publishEvent(redis, keys, 'EVTcartEmail');
 }
 
-/** `count` distinct products of [offset, offset + range) (or of the hot set). */
+/** 1–3 distinct products: indexes drawn from [0, pool), spread over the catalog by `stride`. */
 function pickProducts(random: () => number, pool: number, stride: number): number[] {
   const count = 1 + Math.floor(random() * 3);
   const picked = new Set<number>();

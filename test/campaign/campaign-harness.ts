@@ -70,7 +70,7 @@ export interface HarnessOptions {
 }
 
 /** A Redis URL, or the target of a conformance suite (`{url}` or `{cluster: seeds}`). */
-export async function startCampaignHarness(redisTarget: string | { url: string } | { cluster: string[] }, options: HarnessOptions = {}): Promise<CampaignHarness> {
+export async function startCampaignHarness(redisTarget: string | { url?: string; cluster?: string[] }, options: HarnessOptions = {}): Promise<CampaignHarness> {
   const prefix = options.prefix ?? newPrefix();
   const config = parseConfig({
     prefix,
