@@ -2,11 +2,14 @@
 // on the delayed cart jobs of bullmq-api.ts. When a job comes due it reads the visitor's cart
 // (HGETALL), the profile (GET, JSON) and the cart's products (MGET), renders the same Handlebars
 // template as Rebound's event and sends the email through nodemailer's pooled transport (8
-// connections, like Rebound's deliver) to BENCH_SMTP_URL. It keeps the timings of each send:
+// connections, like Rebound's deliver, and like it with Nagle's algorithm off on those sockets:
+// otherwise each message waits ~40 ms for the server's delayed ACK and the comparison would be
+// about a socket option, not the pipelines) to BENCH_SMTP_URL. It keeps the timings of each send:
 // hit → fire (the worker took the job; minus the inactivity), fire → send (the SMTP server
 // accepted it) and hit → send. Each line "stats <n>" on stdin is answered with "stats <n> <json>"
 // (counts and percentiles so far). Env: BENCH_REDIS_URL, BENCH_SMTP_URL, BENCH_INACTIVITY_MS.
 // Prints "ready"; exits on SIGTERM or when stdin ends (the harness is gone).
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -20,7 +23,13 @@ const env = process.env;
 const url = new URL(env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379');
 const inactivityMs = Number(env.BENCH_INACTIVITY_MS ?? 5000);
 const redis = new Redis(url.toString(), { connectionName: 'bullmq-worker' });
-const transport = createTransport(new SMTPPool({ pool: true, url: env.BENCH_SMTP_URL, maxConnections: 8, maxMessages: 1_000_000, logger: false }));
+const noDelaySocket: NonNullable<SMTPPool.Options['getSocket']> = (options, callback) => {
+  const socket = connect({ host: options.host ?? 'localhost', port: options.port ?? 25 });
+  socket.setNoDelay(true);
+  socket.once('error', (err) => callback(err, undefined as never));
+  socket.once('connect', () => callback(null, { connection: socket }));
+};
+const transport = createTransport(new SMTPPool({ pool: true, url: env.BENCH_SMTP_URL, maxConnections: 8, maxMessages: 1_000_000, logger: false, getSocket: noDelaySocket }));
 
 interface CartJob {
   visitorId: string;

@@ -45,6 +45,8 @@ export interface PipelineResult {
   hitToFire: Summary;
   fireToSend: Summary;
   hitToSend: Summary;
+  /** Rebound only: the hops of fire → send (see RecordTimings). */
+  hops?: { fireToCampaign: Summary; campaign: Summary; outboxToSend: Summary };
   /** Emails handed over per second, first to last. */
   messagesPerSec: number;
   /** CPU cores of each process over the case (load start → last email or give-up), and their CPU seconds. */
@@ -85,6 +87,10 @@ interface RecordTimings {
   hitToFire: number[];
   fireToSend: number[];
   hitToSend: number[];
+  /** The hops of fire → send: to the campaign stage's read, its rendering and commit, the outbox to the SMTP server. */
+  fireToCampaign: number[];
+  campaign: number[];
+  outboxToSend: number[];
   sent: number;
   toBuyers: number;
   firstHanded: number;
@@ -93,16 +99,19 @@ interface RecordTimings {
 
 /** Every message record of the event (its per-partition index), read back: the hop timestamps of those sent. */
 async function readRecords(admin: Redis, keys: Keys, inactivityMs: number): Promise<RecordTimings> {
-  const t: RecordTimings = { hitToFire: [], fireToSend: [], hitToSend: [], sent: 0, toBuyers: 0, firstHanded: Infinity, lastHanded: 0 };
+  const t: RecordTimings = { hitToFire: [], fireToSend: [], hitToSend: [], fireToCampaign: [], campaign: [], outboxToSend: [], sent: 0, toBuyers: 0, firstHanded: Infinity, lastHanded: 0 };
   for (const p of keys.allPartitions()) {
     const ids = await admin.zrange(keys.eventMessages(p, EVENT_ID), 0, -1);
     for (let i = 0; i < ids.length; i += RECORDS_PER_ROUND) {
       const pipeline = admin.pipeline();
-      for (const id of ids.slice(i, i + RECORDS_PER_ROUND)) pipeline.hmget(keys.message(p, id), 'status', 'visitorId', 'lastHitAt', 'firedAt', 'handedAt');
+      for (const id of ids.slice(i, i + RECORDS_PER_ROUND)) pipeline.hmget(keys.message(p, id), 'status', 'visitorId', 'lastHitAt', 'firedAt', 'handedAt', 'receivedAt', 'renderedAt');
       for (const [, value] of (await pipeline.exec()) ?? []) {
-        const [status, visitorId, lastHit, fired, handed] = (value as Array<string | null>).map((v) => v ?? '');
+        const [status, visitorId, lastHit, fired, handed, received, rendered] = (value as Array<string | null>).map((v) => v ?? '');
         if (status !== 'processed') continue;
-        const [lastHitAt, firedAt, handedAt] = [Number(lastHit), Number(fired), Number(handed)];
+        const [lastHitAt, firedAt, handedAt, receivedAt, renderedAt] = [Number(lastHit), Number(fired), Number(handed), Number(received), Number(rendered)];
+        t.fireToCampaign.push(receivedAt - firedAt);
+        t.campaign.push(renderedAt - receivedAt);
+        t.outboxToSend.push(handedAt - renderedAt);
         t.sent++;
         if (visitorId?.startsWith('b-')) t.toBuyers++;
         t.hitToFire.push(firedAt - lastHitAt - inactivityMs);
@@ -155,6 +164,7 @@ export async function reboundCase(s: CaseSettings, xaddPayloadBytes: number, xad
         xadd,
         result: {
           load, sent: t.sent, toBuyers: t.toBuyers, hitToFire: summarise(t.hitToFire), fireToSend: summarise(t.fireToSend), hitToSend: summarise(t.hitToSend),
+          hops: { fireToCampaign: summarise(t.fireToCampaign), campaign: summarise(t.campaign), outboxToSend: summarise(t.outboxToSend) },
           messagesPerSec: t.sent / Math.max(1, (t.lastHanded - t.firstHanded) / 1000), cores: each, cpuSeconds, seconds,
           redisBaseBytes, redisPeakBytes: memory.peak, notes,
         },

@@ -68,6 +68,7 @@ function pipelineRow(label: string, processes: string, r: PipelineResult, naive:
     hitToFireP50Ms: r.hitToFire.p50, hitToFireP99Ms: r.hitToFire.p99,
     fireToSendP50Ms: r.fireToSend.p50, fireToSendP99Ms: r.fireToSend.p99, fireToSendMaxMs: r.fireToSend.max,
     hitToSendP50Ms: r.hitToSend.p50, hitToSendP99Ms: r.hitToSend.p99, hitToSendMaxMs: r.hitToSend.max,
+    fireToCampaignP99Ms: r.hops?.fireToCampaign.p99 ?? null, campaignP99Ms: r.hops?.campaign.p99 ?? null, outboxToSendP99Ms: r.hops?.outboxToSend.p99 ?? null,
     cpuCores: round(r.cpuSeconds / r.seconds),
     cpuMsPerMessage: cpuPerMessage === null ? null : round(cpuPerMessage),
     redisPeakMB: round(r.redisPeakBytes / 2 ** 20),
@@ -130,7 +131,7 @@ export const e2eScenario: Scenario = {
     '`cpuMsPerMessage`: their CPU per email sent. `redisBytesPerShopper`: peak used_memory growth per shopper. Ratios are the row over the',
     'baseline: `hitsVsXadd` (share of the XADD ceiling), `ingestCpuPerHitVsNaive`, `cpuPerMessageVsBullmq`, `hitToSendP99VsBullmq` (below 1: better).',
   ].join('\n'),
-  columns: ['case', 'processes', 'seconds', 'shoppersPerSec', 'hitsPerSec', 'requestP50Ms', 'requestP99Ms', 'errors', 'ingestCpu', 'ingestCpuSecPer100kHits', 'expected', 'sent', 'complete', 'toBuyers', 'messagesPerSec', 'hitToFireP50Ms', 'hitToFireP99Ms', 'fireToSendP50Ms', 'fireToSendP99Ms', 'fireToSendMaxMs', 'hitToSendP50Ms', 'hitToSendP99Ms', 'hitToSendMaxMs', 'cpuCores', 'cpuMsPerMessage', 'redisPeakMB', 'redisBytesPerShopper', 'hitsVsXadd', 'ingestCpuPerHitVsNaive', 'cpuPerMessageVsBullmq', 'hitToSendP99VsBullmq'],
+  columns: ['case', 'processes', 'seconds', 'shoppersPerSec', 'hitsPerSec', 'requestP50Ms', 'requestP99Ms', 'errors', 'ingestCpu', 'ingestCpuSecPer100kHits', 'expected', 'sent', 'complete', 'toBuyers', 'messagesPerSec', 'hitToFireP50Ms', 'hitToFireP99Ms', 'fireToSendP50Ms', 'fireToSendP99Ms', 'fireToSendMaxMs', 'hitToSendP50Ms', 'hitToSendP99Ms', 'hitToSendMaxMs', 'fireToCampaignP99Ms', 'campaignP99Ms', 'outboxToSendP99Ms', 'cpuCores', 'cpuMsPerMessage', 'redisPeakMB', 'redisBytesPerShopper', 'hitsVsXadd', 'ingestCpuPerHitVsNaive', 'cpuPerMessageVsBullmq', 'hitToSendP99VsBullmq'],
   // Two pipeline cases of DURATION_S plus delivery waits, the naive case, set-up: about 4 min at 60 s.
   timeoutMs: 3 * 60_000 + DURATION_S * 3 * 1000,
   async run(ctx) {

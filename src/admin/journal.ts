@@ -114,10 +114,8 @@ export async function pullJournal(redis: RedisPort, keys: Keys, request: Journal
 
 export interface JournalConsumer {
   name: string;
-  /** Trigger messages handed out to it and not confirmed yet, over all partitions. */
-  pending: number;
-  /** Trigger messages it has not pulled yet, over all partitions (null when Redis cannot tell). */
-  lag: number | null;
+  /** Trigger messages after its confirmed position, over all partitions (null when Redis cannot tell, after deletions). */
+  unconfirmed: number | null;
 }
 
 /** The named consumers: every `journal:<name>` group on the trigger log of any partition. */
@@ -127,9 +125,9 @@ export async function listConsumers(redis: RedisPort, keys: Keys): Promise<Journ
   for (const group of infos.flat()) {
     if (!group.name.startsWith(journalGroup(''))) continue;
     const name = group.name.slice(journalGroup('').length);
-    const consumer = byName.get(name) ?? { name, pending: 0, lag: 0 };
-    consumer.pending += group.pending;
-    consumer.lag = consumer.lag === null || group.lag === null ? null : consumer.lag + group.lag;
+    const consumer = byName.get(name) ?? { name, unconfirmed: 0 };
+    // A page is read with XRANGE and confirmed by moving the group: its lag is what is not confirmed.
+    consumer.unconfirmed = consumer.unconfirmed === null || group.lag === null ? null : consumer.unconfirmed + group.lag;
     byName.set(name, consumer);
   }
   return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));

@@ -108,7 +108,8 @@ async function collect(redis: RedisPort, keys: Keys, refs: AsyncIterable<Ref>, o
     }
     list.scanned++;
     batch.push(ref);
-    if (batch.length >= Math.min(chunk, options.limit - list.items.length)) await flush();
+    // Without a filter a page reads what it shows; with one, records are read in fuller batches.
+    if (batch.length >= Math.min(chunk, Math.max(options.status === undefined ? 1 : 20, options.limit - list.items.length))) await flush();
     if (list.items.length >= options.limit) break;
   }
   await flush();

@@ -55,7 +55,6 @@ export interface Preview {
 /** A preview, and what a proof needs besides it. */
 export interface Rendered {
   preview: Preview;
-  definition: TemplateDefinition;
   testProfile: StoredTestProfile | undefined;
   profile: Profile;
 }
@@ -114,35 +113,49 @@ function smsParts(preview: Preview, text: string, maxSegments: number): void {
   if (preview.sms.segments > maxSegments) preview.warnings.push(`the text needs ${preview.sms.segments} SMS segments; at most ${maxSegments} (campaign.smsMaxSegments): publishing refuses it`);
 }
 
-/** Renders a preview; throws DEFINITION_NOT_FOUND, PROFILE_INVALID or TEMPLATE_RENDER_FAILED (422). */
-export async function renderPreview(deps: PreviewDeps, request: PreviewRequest): Promise<Rendered> {
-  const definition = await loadDefinition(deps, request.templateId, request.version);
-  const [event, data] = await Promise.all([chooseEvent(deps, request.templateId, request.event), loadData(deps, request)]);
-  const origin = data.testProfile === undefined ? 'profile' : `test profile ${data.who}: profile`;
-  const profile = parseProfile({ id: `test:${data.who}`, ...data.fields }, origin);
+interface PreviewContext {
+  context: MessageContext;
+  links: LinkSigner;
+  /** Who the links name: `test:<test profile>`. */
+  linkId: string;
+  /** Profile-based (or no event): the profile, its links and its locale apply. */
+  byProfile: boolean;
+  warnings: string[];
+}
+
+/** The template context production would build: trigger payload, profile, signed links, the event's enrichment. */
+async function previewContext(deps: PreviewDeps, channel: TemplateDefinition['channel'], event: StoredEvent | undefined, data: Data, profile: Profile): Promise<PreviewContext> {
   const linkId = `test:${data.who}`;
   const byProfile = event === undefined || event.targeting === 'profile';
   const links = await deps.links();
   const record = previewRecord(data.ctx, event?.trigger ?? 'preview', deps.now(), linkId);
-  const context = buildContext(record.fired, { id: event?.id ?? 'EVTpreview', channel: definition.channel }, byProfile ? { ...profile, id: linkId } : undefined, links);
+  const context = buildContext(record.fired, { id: event?.id ?? 'EVTpreview', channel }, byProfile ? { ...profile, id: linkId } : undefined, links);
   if (byProfile) context.profile = profile;
   Object.assign(context.ctx, record.extra);
   const warnings: string[] = [];
-  if (event !== undefined) {
-    const enriched = await enrich(event, context, deps.resources);
-    if (!enriched.ok) warnings.push(`the required enrichment ${enriched.missing} found nothing: production would record targetingFailed (enrichmentMissing) and send nothing`);
-  }
+  const enriched = event === undefined ? undefined : await enrich(event, context, deps.resources);
+  if (enriched?.ok === false) warnings.push(`the required enrichment ${enriched.missing} found nothing: production would record targetingFailed (enrichmentMissing) and send nothing`);
+  return { context, links, linkId, byProfile, warnings };
+}
+
+/** Renders a preview; throws DEFINITION_NOT_FOUND, PROFILE_INVALID or TEMPLATE_RENDER_FAILED (422). */
+export async function renderPreview(deps: PreviewDeps, request: PreviewRequest): Promise<Rendered> {
+  const definition = await loadDefinition(deps, request.templateId, request.version);
+  const [event, data] = await Promise.all([chooseEvent(deps, request.templateId, request.event), loadData(deps, request)]);
+  const profile = parseProfile({ id: `test:${data.who}`, ...data.fields }, data.testProfile === undefined ? 'profile' : `test profile ${data.who}: profile`);
+  const { context, links, linkId, byProfile, warnings } = await previewContext(deps, definition.channel, event, data, profile);
   const dimLocale = context.ctx.dims.AC_language;
   const locale = (byProfile ? profile.locale : undefined) ?? (dimLocale === undefined ? undefined : String(dimLocale));
   const rendered = compileTemplate(definition).render(context, locale);
+  const { id, channel, from, replyTo } = definition;
   const preview: Preview = {
-    template: { id: definition.id, channel: definition.channel, version: request.version ?? null, ...(definition.from === undefined ? {} : { from: definition.from }), ...(definition.replyTo === undefined ? {} : { replyTo: definition.replyTo }) },
+    template: { id, channel, version: request.version ?? null, ...(from === undefined ? {} : { from }), ...(replyTo === undefined ? {} : { replyTo }) },
     event: event === undefined ? null : { id: event.id, trigger: event.trigger, targeting: event.targeting },
     testProfile: data.testProfile?.id ?? null,
     locale: locale ?? null,
     warnings,
   };
-  if (definition.channel === 'email') emailParts(preview, rendered, context, links, linkId, byProfile);
+  if (channel === 'email') emailParts(preview, rendered, context, links, linkId, byProfile);
   else smsParts(preview, rendered.text ?? '', deps.smsMaxSegments);
-  return { preview, definition, testProfile: data.testProfile, profile };
+  return { preview, testProfile: data.testProfile, profile };
 }

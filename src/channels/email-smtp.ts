@@ -11,7 +11,7 @@ import { counter, gauge } from '../core/metrics.js';
 import { permanentFailure, sent, transientFailure, type Channel, type SendResult } from '../model/channel.js';
 import type { OutboxMessage } from '../model/message.js';
 import { CircuitBreaker, type Route } from './circuit-breaker.js';
-import { mailOptions } from './mail-options.js';
+import { compose, type ComposedMail } from './mail-options.js';
 import { classifySmtpError, type SmtpFailure } from './smtp-errors.js';
 
 export interface SmtpSettings {
@@ -105,24 +105,29 @@ export class SmtpChannel implements Channel {
   }
 
   async send(message: OutboxMessage): Promise<SendResult> {
-    const options = mailOptions(message, this.#settings.defaultFrom);
+    let mail: ComposedMail;
+    try {
+      mail = await compose(message, this.#settings.defaultFrom);
+    } catch (err) {
+      return permanentFailure(`cannot compose the message: ${(err as Error).message}`);
+    }
     const route: Route = this.#fallback === undefined ? 'primary' : this.#breaker.route();
-    let attempt = await this.#attempt(route, options);
+    let attempt = await this.#attempt(route, mail);
     if (!attempt.ok && route === 'primary' && this.#fallback !== undefined && attempt.failure.serverFailing) {
-      attempt = await this.#attempt('fallback', options);
+      attempt = await this.#attempt('fallback', mail);
     }
     if (attempt.ok) return attempt.result;
     const { permanent, reply } = attempt.failure;
     return permanent ? permanentFailure(reply) : transientFailure(reply);
   }
 
-  async #attempt(route: Route, options: ReturnType<typeof mailOptions>): Promise<Attempt> {
+  async #attempt(route: Route, mail: ComposedMail): Promise<Attempt> {
     const transporter = route === 'primary' ? this.#primary : (this.#fallback as Transporter<SMTPPool.SentMessageInfo>);
     try {
-      const info = await transporter.sendMail(options);
+      const info = await transporter.sendMail({ envelope: mail.envelope, raw: mail.raw });
       this.#observe(route, undefined);
       serverSends.labels(route, 'ok').inc();
-      return { ok: true, result: sent(info.messageId, info.response) };
+      return { ok: true, result: sent(mail.messageId, info.response) };
     } catch (err) {
       const failure = classifySmtpError(err);
       this.#observe(route, failure);

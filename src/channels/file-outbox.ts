@@ -5,11 +5,10 @@
 // a message sent twice overwrites its own file. Always succeeds unless the disk fails (transient).
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { sent, transientFailure, type Channel, type SendResult } from '../model/channel.js';
 import type { OutboxMessage } from '../model/message.js';
 import { smsInfo } from '../model/sms-encoding.js';
-import { mailOptions } from './mail-options.js';
+import { compose } from './mail-options.js';
 
 /** A file name for a message id: safe characters kept, anything else written `_xxxx`. */
 export function outboxFileName(messageId: string, extension: string): string {
@@ -57,8 +56,8 @@ export class EmailFileOutbox extends FileChannel {
     this.#defaultFrom = defaultFrom;
   }
 
-  protected render(message: OutboxMessage): Promise<Buffer> {
-    return new MailComposer(mailOptions(message, this.#defaultFrom)).compile().build();
+  protected async render(message: OutboxMessage): Promise<Buffer> {
+    return (await compose(message, this.#defaultFrom)).raw;
   }
 }
 

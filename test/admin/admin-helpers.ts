@@ -1,6 +1,7 @@
 // Test helpers for the admin API: an admin role started in-process on a free loopback port
-// against a real Redis (standalone or cluster) with its own key prefix, a fetch-based client,
-// and bundle folders written to a temporary directory.
+// against a real Redis (standalone or cluster) with its own key prefix, or served on a runtime
+// started elsewhere (serveAdmin), a fetch-based client, and bundle folders written to a
+// temporary directory.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';

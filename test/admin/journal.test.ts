@@ -120,6 +120,42 @@ describe('GET /admin/journal', () => {
     }
   });
 
+  it('lists the named consumers and drops one from every partition', async () => {
+    const { redis, keys } = admin.runtime;
+    await pull('dropme', undefined, 2); // reads 2 messages, confirms none
+    const listed = await admin.call('GET', '/admin/journal/consumers');
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(['dropme', 'second', 'warehouse']));
+    expect(listed.body.items.find((c: { name: string }) => c.name === 'dropme')).toEqual({ name: 'dropme', unconfirmed: 26 });
+    const dropped = await admin.call('DELETE', '/admin/journal/consumers/dropme');
+    expect(dropped).toMatchObject({ status: 200, body: { deleted: { consumer: 'dropme' } } });
+    for (const p of keys.allPartitions()) expect((await redis.xinfoGroups(keys.stream(p, 'fired'))).map((g) => g.name)).not.toContain(journalGroup('dropme'));
+    expect((await admin.call('GET', '/admin/journal/consumers')).body.items.map((c: { name: string }) => c.name)).not.toContain('dropme');
+    const again = await admin.call('DELETE', '/admin/journal/consumers/dropme');
+    expect(again.status).toBe(404);
+    expect(again.body.error.code).toBe('ADMIN_NOT_FOUND');
+    expect((await admin.call('DELETE', '/admin/journal/consumers/has%20space')).body.error.code).toBe('ADMIN_QUERY_INVALID');
+    // Pulling again under the name starts over from the oldest retained message.
+    expect((await pull('dropme', undefined, 1000)).messages).toHaveLength(26);
+  });
+
+  it('no longer keeps the log for a dropped consumer when trimming', async () => {
+    const single = await startTestAdmin({ url: inject('redisUrl') }, {}, 1);
+    try {
+      const { redis, keys } = single.runtime;
+      const log = keys.stream(0, 'fired');
+      for (let i = 0; i < 250; i++) await redis.xadd(log, encodeFiredRecord(record(`d${i}`)));
+      await single.call('GET', '/admin/journal?consumer=forgotten&limit=1');
+      const trim = async (): Promise<number> => Number(await redis.script('reboundTrim', [log], []));
+      expect(await trim()).toBe(0);
+      expect((await single.call('DELETE', '/admin/journal/consumers/forgotten')).status).toBe(200);
+      await redis.xgroupCreate(log, 'campaign', '$'); // another group that has read everything
+      expect(await trim()).toBeGreaterThanOrEqual(200);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('refuses a consumer name, a limit or a cursor it cannot use', async () => {
     const bad = async (query: string, code: string): Promise<void> => {
       const reply = await admin.call('GET', `/admin/journal?${query}`);

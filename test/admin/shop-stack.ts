@@ -12,7 +12,7 @@ import { createLogger } from '../../src/core/log.js';
 import { startDeliver } from '../../src/stages/deliver/role.js';
 import { defineShop, startCampaignHarness, type CampaignHarness } from '../campaign/campaign-harness.js';
 import { startSmtpTestServer, type SmtpTestServer } from '../deliver/smtp-test-server.js';
-import { serveAdmin, type ServedAdmin } from './admin-helpers.js';
+import { serveAdmin, type RedisTarget, type ServedAdmin } from './admin-helpers.js';
 
 export interface ShopStack {
   shop: CampaignHarness;
@@ -23,7 +23,7 @@ export interface ShopStack {
 }
 
 export interface ShopStackOptions {
-  redis: string | { url: string } | { cluster: string[] };
+  redis: string | RedisTarget;
   /** Overrides of the shop's cart email event (e.g. fatigue rules). */
   event?: Record<string, unknown>;
   smtp?: boolean;
@@ -35,7 +35,8 @@ export interface ShopStackOptions {
 export async function startShopStack(options: ShopStackOptions): Promise<ShopStack> {
   const outboxDir = mkdtempSync(join(tmpdir(), 'rebound-shop-'));
   const smtp = options.smtp === true ? await startSmtpTestServer() : undefined;
-  const shop = await startCampaignHarness(options.redis, {
+  const redis = typeof options.redis === 'string' ? options.redis : options.redis.cluster !== undefined ? { cluster: options.redis.cluster } : { url: options.redis.url ?? '' };
+  const shop = await startCampaignHarness(redis, {
     before: async (runtime) => {
       await options.before?.(runtime);
       await defineShop(runtime, options.event === undefined ? {} : { event: options.event });

@@ -56,6 +56,19 @@ describe('email over SMTP', () => {
     expect(await metric('rebound_fire_to_send_seconds', { event: 'EVTcartAbandonment', channel: 'email' }, '_count')).toBe(latencyBefore + 1);
   });
 
+  it('counts a message handed over later than deliver.budget after its trigger fired', async () => {
+    await setUp({});
+    const labels = { event: 'EVTlate' };
+    const exceededBefore = await metric('rebound_budget_exceeded_total', labels);
+    const sumBefore = await metric('rebound_fire_to_send_seconds', { ...labels, channel: 'email' }, '_sum');
+    const late = emailMessage({ eventId: 'EVTlate', firedAt: Date.now() - 20 * 60_000 });
+    await harness!.append(late);
+    await harness!.waitForStatus(late.id, ['processed']);
+    expect(await metric('rebound_budget_exceeded_total', labels)).toBe(exceededBefore + 1);
+    expect((await metric('rebound_fire_to_send_seconds', { ...labels, channel: 'email' }, '_sum')) - sumBefore).toBeGreaterThanOrEqual(1200);
+    expect(await metric('rebound_messages_total', { ...labels, channel: 'email', status: 'processed', reason: '' })).toBe(1);
+  });
+
   it('reuses its pooled connections', async () => {
     const smtp = await setUp({}, { smtp: { pool: { maxConnections: 2 } } });
     const messages = Array.from({ length: 40 }, () => emailMessage());

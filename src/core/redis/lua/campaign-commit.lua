@@ -58,6 +58,7 @@ for _ = 1, units do
         redis.call('PEXPIRE', stats, retention)
         if index > 0 then
           redis.call('ZADD', KEYS[index], ARGV[at + 7], id)
+          redis.call('ZREMRANGEBYSCORE', KEYS[index], '-inf', tonumber(ARGV[at + 7]) - retention)
           redis.call('PEXPIRE', KEYS[index], retention)
         end
         local out = tonumber(ARGV[at + 9])
