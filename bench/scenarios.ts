@@ -7,6 +7,7 @@ import { detectScenario } from './scenarios/detect.js';
 import { e2eScenario } from './scenarios/e2e.js';
 import { ingestScenario } from './scenarios/ingest.js';
 import { runtimeScenario } from './scenarios/runtime.js';
+import { scaleoutScenario } from './scenarios/scaleout.js';
 
 export const scenarios: Readonly<Record<string, Scenario>> = {
   runtime: runtimeScenario,
@@ -15,4 +16,5 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   deliver: deliverScenario,
   campaign: campaignScenario,
   e2e: e2eScenario,
+  scaleout: scaleoutScenario,
 };

@@ -136,7 +136,7 @@ export async function reboundCase(s: CaseSettings, xaddPayloadBytes: number, xad
     const redis = await connectRedis({ url: r.server.url }, { connectTimeoutMs: 10_000, name: 'bench' });
     try {
       await defineShop(redis, keys, `${s.inactivityMs / 1000}s`);
-      await loadShopData(redis, keys, parseConfig({}).campaign.indexedFields, s.spec.profiles, s.spec.products, (text) => s.say(`Rebound: ${text}`));
+      await loadShopData(redis, keys, parseConfig({}).campaign.indexedFields, s.spec.profiles, s.spec.products, (text) => s.say(`Rebound: ${text}`), r.admin);
     } finally {
       await redis.close();
     }

@@ -6,6 +6,7 @@
 // (delayed jobs per visitor for the inactivity, a worker rendering and sending the same email).
 // Figures: hits/s accepted, hit → fire beyond the inactivity, fire → send and hit → send
 // (p50/p99/max), emails/s, CPU per email, Redis memory; ratios to the baselines.
+import { cpus } from 'node:os';
 import { round, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { fmt } from '../support/redis-info.js';
 import type { XaddBaseline } from '../support/redis-benchmark.js';
@@ -21,8 +22,13 @@ const envNumber = (name: string, fallback: number): number => {
 };
 const TARGET_MESSAGES_PER_SEC = 5000;
 const TARGET_FIRE_TO_SEND_P99_MS = 1000;
-/** Emails asked of the pipeline per second (abandoning shoppers per second). */
-const MESSAGES_PER_SEC = envNumber('BENCH_E2E_RATE', 400);
+/**
+ * Emails asked of the pipeline per second (abandoning shoppers per second): the SPEC's 5,000 where
+ * the machine has the cores for it, else 200 per core — the whole pipeline measured about 3 ms of
+ * CPU per email (all its processes and Redis), and the load generator and the SMTP sink need their
+ * share of the same cores. BENCH_E2E_RATE sets it.
+ */
+const MESSAGES_PER_SEC = envNumber('BENCH_E2E_RATE', Math.min(5000, 200 * cpus().length));
 const DURATION_S = envNumber('BENCH_E2E_SECONDS', 60);
 const NAIVE_S = Math.min(DURATION_S, 10);
 const INACTIVITY_MS = 5000;
@@ -108,6 +114,10 @@ function notes(ctx: ScenarioContext, rebound: PipelineResult, bullmq: PipelineRe
   const verdict = rate >= TARGET_MESSAGES_PER_SEC && p99 <= TARGET_FIRE_TO_SEND_P99_MS && rebound.sent === rebound.load.abandoners ? 'met' : 'not met';
   ctx.note(`SPEC §11 target (fire → send p99 ≤ ${TARGET_FIRE_TO_SEND_P99_MS} ms at ${fmt(TARGET_MESSAGES_PER_SEC)} emails/s for 60 s): ${verdict}. At ${fmt(rate)} emails/s asked for ${DURATION_S} s, Rebound sent ${fmt(rebound.sent)} of ${fmt(rebound.load.abandoners)} expected at ${fmt(rebound.messagesPerSec)}/s, fire → send p99 ${p99} ms.`);
   ctx.note(`Rebound vs BullMQ on the same shoppers: hit → send beyond the inactivity p99 ${rebound.hitToSend.p99} vs ${bullmq.hitToSend.p99} ms; CPU per email ${round((rebound.cpuSeconds * 1000) / Math.max(1, rebound.sent))} vs ${round((bullmq.cpuSeconds * 1000) / Math.max(1, bullmq.sent))} ms; BullMQ sent ${fmt(bullmq.sent)} of ${fmt(bullmq.load.abandoners)} expected (${bullmq.toBuyers} to buyers).`);
+  if (rebound.hops) {
+    const { fireToCampaign, campaign, outboxToSend } = rebound.hops;
+    ctx.note(`Where Rebound's fire → send goes (p50 / p99 ms, from the records): trigger log → campaign read ${fireToCampaign.p50} / ${fireToCampaign.p99}, campaign (reconcile, enrich, render, commit) ${campaign.p50} / ${campaign.p99}, outbox → SMTP accepted ${outboxToSend.p50} / ${outboxToSend.p99}.`);
+  }
   for (const n of [...rebound.notes, ...bullmq.notes]) ctx.note(n);
 }
 

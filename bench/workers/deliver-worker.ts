@@ -3,7 +3,7 @@
 // "ready" once connected, starts only when "go" arrives on stdin (start-up is not timed), drains
 // on SIGTERM or when stdin ends. =channel: the baseline, the same SMTP channel (nodemailer pool,
 // same settings) sending BENCH_COUNT emails straight to the sink with no Redis, no claims and no
-// records, BENCH_CONCURRENCY sends in flight; prints "done <ms>".
+// records, BENCH_CONCURRENCY sends in flight; prints "done <ms> failed <n> cpu <seconds>".
 import { createInterface } from 'node:readline';
 import { createChannels } from '../../src/channels/create-channels.js';
 import { bootstrap, exitOnSignals } from '../../src/core/bootstrap.js';
@@ -24,6 +24,7 @@ async function baseline(): Promise<void> {
   process.stdout.write('ready\n');
   await new Promise((resolve) => lines.once('line', resolve));
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   let next = 0;
   let failed = 0;
   const sender = async (): Promise<void> => {
@@ -33,7 +34,8 @@ async function baseline(): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Number(env.BENCH_CONCURRENCY ?? 64) }, sender));
-  process.stdout.write(`done ${performance.now() - started} failed ${failed}\n`);
+  const cpu = process.cpuUsage(cpuBefore);
+  process.stdout.write(`done ${performance.now() - started} failed ${failed} cpu ${(cpu.user + cpu.system) / 1e6}\n`);
   await email.close();
   process.exit(0);
 }

@@ -124,7 +124,7 @@ export class SmtpChannel implements Channel {
   async #attempt(route: Route, mail: ComposedMail): Promise<Attempt> {
     const transporter = route === 'primary' ? this.#primary : (this.#fallback as Transporter<SMTPPool.SentMessageInfo>);
     try {
-      const info = await transporter.sendMail({ envelope: mail.envelope, raw: mail.raw });
+      const info = await transporter.sendMail({ envelope: mail.envelope, raw: mail.raw, messageId: mail.messageId });
       this.#observe(route, undefined);
       serverSends.labels(route, 'ok').inc();
       return { ok: true, result: sent(mail.messageId, info.response) };

@@ -105,10 +105,12 @@ describe.each(targets)('the demo shop end to end on $name, two processes per rol
       120_000,
       250,
     ).catch(async (err: unknown) => {
-      throw new Error(`${(err as Error).message}: ${emails.length} emails, ${sms.length} SMS; ${(await readPipeline(redis, keysOf(prefix))).summary}`);
+      const got = [...emails.map((e) => `email ${e.to} ${e.subject} ${e.messageId}`), ...sms.map((s) => `sms ${s.to} ${s.text}`)].join('\n');
+      throw new Error(`${(err as Error).message}: ${emails.length} emails, ${sms.length} SMS; ${(await readPipeline(redis, keysOf(prefix))).summary}\n${got}`);
     });
     emails = await emailsOf(smtp);
     sms = smsOf(smsc);
+    console.log('DEBUG', target.name, [...emails.map((e) => `email ${e.to} ${e.subject} ${e.messageId}`), ...sms.map((s) => `sms ${s.to} ${s.text.slice(0, 50)}`)].join('\n'));
   }, 300_000);
 
   afterAll(async () => {
