@@ -315,7 +315,7 @@ async function runAll(env: Env): Promise<ResultRow[]> {
   const cpuPerEmail = Number(eight.cpuUsPerMessage);
   const baselineCpu = Number(rows[0]?.cpuUsPerMessage);
   env.ctx.note(`Emails/s with 8 connections: ${fmt(measured)}, ${round(measured / baselineRate)} of the channel alone (${fmt(baselineRate)}/s); target ≥ ${fmt(TARGET_EMAILS_PER_SEC)} per deliver process: ${measured >= TARGET_EMAILS_PER_SEC ? 'met' : 'missed'}.`);
-  env.ctx.note(`CPU per email: ${fmt(cpuPerEmail)} µs in the deliver process against ${fmt(baselineCpu)} µs for the channel alone, so one fully available core would carry about ${fmt(1e6 / cpuPerEmail)} emails/s; claims, records and the stage runtime add ${round(cpuPerEmail / baselineCpu - 1)} on top of nodemailer's composing and SMTP work.`);
+  env.ctx.note(`CPU per email: ${fmt(cpuPerEmail)} µs in the deliver process against ${fmt(baselineCpu)} µs for the channel alone, so one fully available core would carry about ${fmt(1e6 / cpuPerEmail)} emails/s; claims, records and the stage runtime add ${Math.round((cpuPerEmail / baselineCpu - 1) * 100)} % on top of nodemailer's composing and SMTP work.`);
   env.ctx.note('The SMTP and SMPP sinks run in the harness process, on the same cores as the worker and Redis.');
   return rows;
 }

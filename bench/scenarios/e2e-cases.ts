@@ -8,7 +8,7 @@ import { parseConfig } from '../../src/core/config.js';
 import { connectRedis } from '../../src/core/redis/client.js';
 import { Keys } from '../../src/core/redis/keys.js';
 import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
-import { sleep, type ScenarioContext } from '../support/harness.js';
+import { round, sleep, type ScenarioContext } from '../support/harness.js';
 import { spawnTracked, type Tracked } from '../support/processes.js';
 import { reapWithHarness } from '../support/reaper.js';
 import { waitForAofIdle } from '../support/redis-info.js';
@@ -191,7 +191,7 @@ export async function naiveCase(s: CaseSettings, durationMs: number): Promise<In
       const port = Number(/listening (\d+)/.exec(proc.output())?.[1]);
       const pids = { naive: proc.pid, redis: r.server.pid };
       const load = await runShoppers({ ...s.spec, durationMs, path: '/v1/hits', body: 'array', host: '127.0.0.1', port, pids }, (text) => s.say(`node:http + ioredis: ${text}`));
-      const cores = Object.fromEntries(Object.entries(load.cpuSeconds).map(([name, cpu]) => [name, cpu === null ? null : cpu / load.seconds]));
+      const cores = Object.fromEntries(Object.entries(load.cpuSeconds).map(([name, cpu]) => [name, cpu === null ? null : round(cpu / load.seconds)]));
       return { load, cores };
     } finally {
       await proc.stop(5000);

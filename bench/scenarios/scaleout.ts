@@ -207,7 +207,7 @@ export const scaleoutScenario: Scenario = {
     'a second process adds on this machine, not what it adds on a machine with a core per process.',
   ].join('\n'),
   columns: ['case', 'role', 'redis', 'processes', 'items', 'unit', 'seconds', 'perSec', 'scaleVs1', 'roleCpu', 'redisCpu', 'complete', 'loadAverage'],
-  timeoutMs: 12 * 60_000,
+  timeoutMs: 8 * 60_000,
   async run(ctx) {
     const started = Date.now();
     const sink = await startSmtpSink();
