@@ -110,16 +110,6 @@ describe.each(targets)('the demo shop end to end on $name, two processes per rol
     });
     emails = await emailsOf(smtp);
     sms = smsOf(smsc);
-    if (process.env.E2E_DEBUG_LINGER) {
-      const t0 = Date.now();
-      while (Date.now() - t0 < 130_000) {
-        await new Promise((r) => setTimeout(r, 5000));
-        const n = (await emailsOf(smtp)).length;
-        if (n !== emails.length) console.log('DEBUG late email at', Date.now() - t0, n);
-      }
-      emails = await emailsOf(smtp);
-      sms = smsOf(smsc);
-    }
     console.log('DEBUG', target.name, [...emails.map((e) => `email ${e.to} ${e.subject} ${e.messageId}`), ...sms.map((s) => `sms ${s.to} ${s.text.slice(0, 50)}`)].join('\n'));
   }, 300_000);
 
