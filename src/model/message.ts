@@ -85,6 +85,13 @@ export interface MessageRecord {
   attempts?: number;
   /** The last error or the server's reply (deliveryFailed, retries). */
   error?: string;
+  /** The id the server or gateway gave the message (SMTP response id, SMSC message id, webhook id). */
+  remoteId?: string;
+  /** The SMS delivery receipt's state (DELIVRD, UNDELIV, …) and when it arrived. */
+  receipt?: string;
+  receiptAt?: number;
+  /** When a transient failure is retried next. */
+  nextAttemptAt?: number;
   timestamps: Partial<Record<HopField, number>>;
 }
 
@@ -113,6 +120,10 @@ export function parseMessageRecord(fields: Record<string, string>): MessageRecor
     ...optional('templateVersion', numberOrUndefined(fields.templateVersion)),
     ...optional('attempts', numberOrUndefined(fields.attempts)),
     ...optional('error', fields.error),
+    ...optional('remoteId', fields.remoteId),
+    ...optional('receipt', fields.receipt),
+    ...optional('receiptAt', numberOrUndefined(fields.receiptAt)),
+    ...optional('nextAttemptAt', numberOrUndefined(fields.nextAttemptAt)),
     timestamps,
   } as MessageRecord;
 }
