@@ -25,6 +25,7 @@ export const scripts = {
   reboundDlqPurge: load('dlq-purge-1.lua'),
   reboundCampaignCommit: load('campaign-commit.lua'),
   reboundFatigue: load('fatigue-1.lua'),
+  reboundVisitorsRead: load('visitors-read.lua'),
   reboundGroupDestroy: load('group-destroy-1.lua'),
   reboundProofAppend: load('proof-append-2.lua'),
 };

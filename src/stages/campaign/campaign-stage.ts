@@ -12,6 +12,7 @@ import { acknowledged, fail, type ItemResult, type StageDefinition } from '../ru
 import { commitOutcomes, type CommitSpec, type Unit, type Written } from './commit.js';
 import { campaignMetrics } from './metrics.js';
 import { runJob, type Outcome, type PipelineDeps } from './pipeline.js';
+import { visitorSnapshots } from './visitor.js';
 
 export interface CampaignDeps extends PipelineDeps {
   clock: Clock;
@@ -36,12 +37,16 @@ export interface JobInput {
 /** Runs each input's jobs (one per event, or a routingFailed record when there is none). */
 export async function runUnits(deps: CampaignDeps, partition: number, inputs: readonly JobInput[], eventsOf: (input: JobInput) => CampaignEvent[]): Promise<Unit[]> {
   const now = deps.clock.now();
+  const routed = inputs.map((input) => ({ input, events: eventsOf(input) }));
+  const handled = routed.filter((r) => r.events.length > 0);
+  const snapshots = await visitorSnapshots(deps.redis, deps.keys, partition, handled.map((r) => r.input.record));
+  const visitors = new Map(handled.map((r, i) => [r.input, snapshots[i]!]));
   return Promise.all(
-    inputs.map(async (input): Promise<Unit> => {
+    routed.map(async ({ input, events }): Promise<Unit> => {
       const { record } = input;
-      const events = eventsOf(input);
       const base = { triggerId: record.triggerId, receivedAt: input.receivedAt, fired: input.fired, waits: input.waits };
-      if (events.length === 0) {
+      const visitor = visitors.get(input);
+      if (visitor === undefined) {
         const fields = { id: messageIdOf('-', record), eventId: '-', triggerId: record.triggerId, triggerName: record.triggerName, visitorId: record.visitorId, firedAt: record.firedAt, receivedAt: input.receivedAt };
         const outcome: Outcome = { kind: 'final', status: 'routingFailed', reason: 'noPublishedEvent', fields };
         return { gate: input.gate, jobs: [{ ...base, messageId: fields.id, eventId: '-', outcome }] };
@@ -49,7 +54,7 @@ export async function runUnits(deps: CampaignDeps, partition: number, inputs: re
       const jobs = await Promise.all(
         events.map(async (event): Promise<Written> => {
           const messageId = messageIdOf(event.id, record);
-          const outcome = await runJob({ messageId, event, record, fired: input.fired, receivedAt: input.receivedAt, waits: input.waits }, partition, now, deps);
+          const outcome = await runJob({ messageId, event, record, fired: input.fired, receivedAt: input.receivedAt, waits: input.waits, visitor }, now, deps);
           return { ...base, messageId, eventId: event.id, outcome };
         }),
       );

@@ -14,7 +14,7 @@ import { smsInfo } from '../../model/sms-encoding.js';
 import type { FiredRecord } from '../../model/trigger-message.js';
 import { reconcile, type IdentityLookups } from './reconcile.js';
 import { checkFatigue, quietUntil } from './typology.js';
-import { visitorSnapshot, type VisitorSnapshot } from './visitor.js';
+import type { VisitorSnapshot } from './visitor.js';
 
 export interface Job {
   messageId: string;
@@ -25,6 +25,8 @@ export interface Job {
   receivedAt: number;
   /** How many times the job has waited for an identity already. */
   waits: number;
+  /** The visitor as it is now (read for the whole batch at once). */
+  visitor: VisitorSnapshot;
 }
 
 export type Outcome =
@@ -66,7 +68,7 @@ function baseFields(job: Job): RecordFields {
 const normalisedAddress = (channel: 'email' | 'sms', address: string): string =>
   channel === 'email' ? address.trim().toLowerCase() : address.replace(/[^\d+]/g, '');
 
-export async function runJob(job: Job, partition: number, now: number, deps: PipelineDeps): Promise<Outcome> {
+export async function runJob(job: Job, now: number, deps: PipelineDeps): Promise<Outcome> {
   const { event, record } = job;
   const fields = baseFields(job);
   const final = (status: Exclude<MessageStatus, 'pending' | 'paused' | 'processing'>, reason?: string, error?: string): Outcome => ({
@@ -82,7 +84,7 @@ export async function runJob(job: Job, partition: number, now: number, deps: Pip
   const template = event.template;
   if (template === undefined) return final('routingFailed', 'templateUnpublished');
 
-  const visitor: VisitorSnapshot = await visitorSnapshot(deps.redis, deps.keys, partition, record);
+  const visitor = job.visitor;
   let profile: Profile | undefined;
   let address: string | undefined;
   if (event.targeting === 'profile') {

@@ -2,11 +2,11 @@
 // declared since the trigger fired (identify / alias / cid.* hits), the profile a click linked it
 // to, and whether the visit has since satisfied the trigger's exclude (`converted`). Field names
 // are detect's (lua/detect-apply.lua): `ids` JSON, per-visit fields prefixed by the visit's
-// parity and the trigger's slot; `link` is written by the click redirect.
+// parity and the trigger's slot; `link` (model/visitor-link.ts) is written by the click redirect.
+// A batch is read in one script call (lua/visitors-read.lua).
 import type { RedisPort } from '../../core/redis/client.js';
 import type { Keys } from '../../core/redis/keys.js';
 import type { FiredRecord } from '../../model/trigger-message.js';
-import { visitorLinkField } from '../../model/visitor-link.js';
 
 export interface VisitorSnapshot {
   aliases: Record<string, string>;
@@ -30,12 +30,29 @@ function parseIds(json: string | null): Record<string, string> {
   }
 }
 
-export async function visitorSnapshot(redis: RedisPort, keys: Keys, partition: number, record: FiredRecord): Promise<VisitorSnapshot> {
+/** The visit field marking an exclude hit of the record's trigger, or '' without a visit. */
+function excludeField(record: FiredRecord): string {
   const visit = record.visit;
-  const excludeField = visit === undefined ? 'vn' : `${visit.number % 2 === 1 ? 'a' : 'b'}${visit.slot}x`;
-  const [ids, link, vn, excluded] = await redis.hmget(keys.visitor(partition, record.visitorId), ['ids', visitorLinkField, 'vn', excludeField]);
+  return visit === undefined ? '' : `${visit.number % 2 === 1 ? 'a' : 'b'}${visit.slot}x`;
+}
+
+type Fields = [ids: string | null, link: string | null, vn: string | null, excluded: string | null];
+
+function snapshotOf(record: FiredRecord, [ids, link, vn, excluded]: Fields): VisitorSnapshot {
+  const visit = record.visit;
   const current = vn === null ? undefined : Number(vn);
-  const converted =
-    visit !== undefined && convertible.has(record.type) && current !== undefined && current - visit.number < 2 && excluded !== null && excluded !== undefined;
-  return { aliases: parseIds(ids ?? null), ...(link ? { link } : {}), converted };
+  const converted = visit !== undefined && convertible.has(record.type) && current !== undefined && current - visit.number < 2 && excluded !== null;
+  return { aliases: parseIds(ids), ...(link ? { link } : {}), converted };
+}
+
+/** The snapshots of a batch's visitors (all of one partition) in one script call, in order. */
+export async function visitorSnapshots(redis: RedisPort, keys: Keys, partition: number, records: readonly FiredRecord[]): Promise<VisitorSnapshot[]> {
+  if (records.length === 0) return [];
+  const replies = (await redis.script(
+    'reboundVisitorsRead',
+    records.map((r) => keys.visitor(partition, r.visitorId)),
+    records.map(excludeField),
+  )) as Array<Array<string | null>>;
+  // Lua's false (absent field) arrives as null.
+  return records.map((record, i) => snapshotOf(record, (replies[i] ?? [null, null, null, null]).map((v) => v ?? null) as Fields));
 }
