@@ -5,7 +5,7 @@
 import type { RedisPort } from '../../src/core/redis/client.js';
 import { Keys } from '../../src/core/redis/keys.js';
 import { pipelineStats } from '../../src/stages/runtime/stream-stats.js';
-import { adminToken } from './shop-setup.js';
+import { adminToken, partitions } from './shop-setup.js';
 
 const stageGroups = new Set(['detect', 'campaign', 'deliver']);
 
@@ -26,7 +26,7 @@ export async function readPipeline(redis: RedisPort, keys: Keys): Promise<Pipeli
   return { drained, summary };
 }
 
-export const keysOf = (prefix: string): Keys => new Keys(prefix, 8);
+export const keysOf = (prefix: string): Keys => new Keys(prefix, partitions);
 
 /** A JSON call to the admin API; throws on a non-2xx answer. */
 export async function admin<T>(adminUrl: string, method: string, path: string, body?: unknown): Promise<T> {

@@ -32,6 +32,16 @@ process.once('exit', () => {
   for (const child of live) if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
 });
 
+/** Every child still running, whichever fleet or command started it: SIGTERM, SIGKILL after `graceMs` (afterAll, even when a test timed out half-way). */
+export async function stopEveryChild(graceMs = 20_000): Promise<void> {
+  const children = [...live];
+  const exits = children.map((child) => new Promise<void>((done) => (child.exitCode !== null || child.signalCode !== null ? done() : child.once('exit', () => done()))));
+  for (const child of children) child.kill('SIGTERM');
+  const timer = setTimeout(() => children.forEach((child) => child.kill('SIGKILL')), graceMs);
+  await Promise.all(exits);
+  clearTimeout(timer);
+}
+
 /** The environment of this test process without any REBOUND_* variable, plus `env`. */
 function cleanEnv(env: Record<string, string>): Record<string, string> {
   const base: Record<string, string> = {};

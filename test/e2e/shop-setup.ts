@@ -11,6 +11,8 @@ import { runRebound } from './rebound-processes.js';
 export const demoDir = resolve(import.meta.dirname, '../../config/definitions');
 export const writeKey = 'demo-shop-web-key';
 export const adminToken = 'e2e-admin-token-0123456789';
+/** Partitions of the e2e installations (e2eConfig). */
+export const partitions = 8;
 
 export interface Profile {
   id: string;
@@ -78,7 +80,7 @@ export function e2eConfig(overrides: Record<string, Record<string, unknown>> = {
   };
   for (const [section, values] of Object.entries(overrides)) settings[section] = { ...settings[section], ...values };
   const file = join(tempDir('config'), 'rebound.yaml');
-  writeFileSync(file, stringify({ partitions: 8, ...settings }));
+  writeFileSync(file, stringify({ partitions, ...settings }));
   return file;
 }
 

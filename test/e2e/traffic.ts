@@ -62,7 +62,7 @@ export function generateTraffic(seed: number, totalHits: number, catalog: readon
     if (known) profile = newProfile(traffic, rand, visitorId);
     const byEmail = profile !== undefined && rand() < 0.3;
     const ids = { anonymousId: visitorId, ...(profile !== undefined && !byEmail ? { userId: profile.id } : {}) };
-    const messages = last ? Array.from({ length: remaining }, (_, i) => ({ type: 'page', anonymousId: visitorId, name: `/last/${i}` })) : visitMessages(kind, ids, rand, pick, catalog);
+    const messages: Array<Record<string, unknown>> = last ? Array.from({ length: remaining }, (_, i) => ({ type: 'page', anonymousId: visitorId, name: `/last/${i}` })) : visitMessages(kind, ids, rand, pick, catalog);
     if (byEmail && profile !== undefined) messages.unshift({ type: 'identify', ...ids, traits: { email: profile.email } });
     messages.forEach((m, i) => (m.messageId = `${visitorId}-${i}`));
     traffic.hits += messages.length;

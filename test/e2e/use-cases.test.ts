@@ -13,15 +13,15 @@ import { randomBytes } from 'node:crypto';
 import type { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectRedis, type RedisPort } from '../../src/core/redis/client.js';
-import { freePort } from '../support/redis-server.js';
 import { waitFor } from '../support/processes.js';
 import { startSmppTestServer, type SmppTestServer } from '../deliver/smpp-test-server.js';
 import { startSmtpTestServer, type SmtpTestServer } from '../deliver/smtp-test-server.js';
 import { emailsOf, smsOf, type Email, type Sms } from './inbox.js';
 import { admin, keysOf, readPipeline, type DeadLetters, type MessageList } from './pipeline-state.js';
-import { Fleet, type RoleProcess } from './rebound-processes.js';
+import { startInstallation, type Installation } from './installation.js';
+import { stopEveryChild, type RoleProcess } from './rebound-processes.js';
 import { addToCart, adobeHit, buy, home, identifyByEmail, search, segmentClient, viewProducts, visit, type Identity } from './shoppers.js';
-import { adminToken, demoCatalog, demoProfiles, e2eConfig, installShop, quickShopDefinitions, removeTempDirs, tempDir, type Product, type Profile } from './shop-setup.js';
+import { demoCatalog, demoProfiles, quickShopDefinitions, removeTempDirs, type Product, type Profile } from './shop-setup.js';
 
 const profiles = demoProfiles();
 const catalog = demoCatalog();
@@ -65,7 +65,7 @@ describe.each(targets)('the demo shop end to end on $name, two processes per rol
   const run = randomBytes(3).toString('hex');
   const prefix = `e2e${run}`;
   const anon = (label: string): string => `anon-${run}-${label}`;
-  let fleet: Fleet;
+  let installation: Installation;
   let smtp: SmtpTestServer;
   let smsc: SmppTestServer;
   let redis: RedisPort;
@@ -73,50 +73,35 @@ describe.each(targets)('the demo shop end to end on $name, two processes per rol
   let emails: Email[] = [];
   let sms: Sms[] = [];
   const clientErrors: string[] = [];
-  const setupLog: string[] = [];
 
   beforeAll(async () => {
     [smtp, smsc] = await Promise.all([startSmtpTestServer(), startSmppTestServer()]);
     redis = await connectRedis(target.redis(), { connectTimeoutMs: 10_000, name: 'test-e2e' });
-    const [adminPort, ingestA, ingestB] = await Promise.all([freePort(), freePort(), freePort()]);
-    adminUrl = `http://127.0.0.1:${adminPort}`;
-    const env = { ...target.env(), REBOUND_CONFIG: e2eConfig(), REBOUND_PREFIX: prefix, REBOUND_ADMIN_TOKEN: adminToken, REBOUND_DATA_DIR: tempDir('data') };
-    fleet = new Fleet(env);
-    await fleet.start('admin', { REBOUND_ADMIN_PORT: String(adminPort) });
-    setupLog.push(...(await installShop(quickShopDefinitions(), adminUrl, env)));
-    const deliverEnv = { REBOUND_SMTP_URL: smtp.url, REBOUND_SMPP_URL: smsc.url };
-    await Promise.all([
-      fleet.start('ingest', { REBOUND_INGEST_PORT: String(ingestA) }),
-      fleet.start('ingest', { REBOUND_INGEST_PORT: String(ingestB) }),
-      ...(['detect', 'detect', 'campaign', 'campaign'] as const).map((role) => fleet.start(role)),
-      fleet.start('deliver', deliverEnv),
-      fleet.start('deliver', deliverEnv),
-    ]);
-    const clients = [segmentClient(`http://127.0.0.1:${ingestA}`, clientErrors), segmentClient(`http://127.0.0.1:${ingestB}`, clientErrors)];
-    await shop(clients, `http://127.0.0.1:${ingestB}`);
+    // No process is killed here: production recovery settings, so that only a fault could cause a resend.
+    const config = { stages: { claimIdle: '15s' }, deliver: { sendTimeout: '5s', retryLease: '1m' } };
+    installation = await startInstallation({ redisEnv: target.env(), prefix, definitions: quickShopDefinitions(), smtpUrl: smtp.url, smppUrl: smsc.url, config });
+    adminUrl = installation.adminUrl;
+    const [ingestA, ingestB] = installation.ingestUrls as [string, string];
+    const clients = [segmentClient(ingestA, clientErrors), segmentClient(ingestB, clientErrors)];
+    await shop(clients, ingestB);
     await identifyLate(clients[1] as Analytics);
-    await waitFor(
-      `${expectedEmails} emails and ${expectedSms} SMS, and the pipeline drained`,
-      async () => {
-        emails = await emailsOf(smtp);
-        sms = smsOf(smsc);
-        return emails.length >= expectedEmails && sms.length >= expectedSms && (await readPipeline(redis, keysOf(prefix))).drained;
-      },
-      120_000,
-      250,
-    ).catch(async (err: unknown) => {
-      const got = [...emails.map((e) => `email ${e.to} ${e.subject} ${e.messageId}`), ...sms.map((s) => `sms ${s.to} ${s.text}`)].join('\n');
-      throw new Error(`${(err as Error).message}: ${emails.length} emails, ${sms.length} SMS; ${(await readPipeline(redis, keysOf(prefix))).summary}\n${got}`);
+    await Promise.all(clients.map((client) => client.closeAndFlush({ timeout: 30_000 })));
+    const arrived = async (): Promise<boolean> => {
+      [emails, sms] = [await emailsOf(smtp), smsOf(smsc)];
+      return emails.length >= expectedEmails && sms.length >= expectedSms && (await readPipeline(redis, keysOf(prefix))).drained;
+    };
+    await waitFor(`${expectedEmails} emails and ${expectedSms} SMS, and the pipeline drained`, arrived, 120_000, 250).catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${received().join('\n')}\n${(await readPipeline(redis, keysOf(prefix))).summary}`);
     });
-    emails = await emailsOf(smtp);
-    sms = smsOf(smsc);
-    console.log('DEBUG', target.name, [...emails.map((e) => `email ${e.to} ${e.subject} ${e.messageId}`), ...sms.map((s) => `sms ${s.to} ${s.text.slice(0, 50)}`)].join('\n'));
   }, 300_000);
 
   afterAll(async () => {
-    await fleet?.stopAll();
+    await stopEveryChild();
     await Promise.all([smtp?.stop(), smsc?.stop(), redis?.close()]);
   });
+
+  /** What arrived, one line per message, for failure messages. */
+  const received = (): string[] => [...emails.map((e) => `email to ${e.to}: ${e.subject} ${e.messageId}`), ...sms.map((m) => `SMS to ${m.to}: ${m.text}`)];
 
   /** Every shopper but the late identifier's identify, split between the two ingest processes. */
   async function shop(clients: Analytics[], adobeIngest: string): Promise<void> {
@@ -164,10 +149,10 @@ describe.each(targets)('the demo shop end to end on $name, two processes per rol
   const emailsTo = (p: Profile): Email[] => emails.filter((e) => e.to === p.email);
   const smsTo = (p: Profile): Sms[] => sms.filter((s) => s.to === digits(p.phone));
 
-  it('the ingest processes accepted every Segment call and image request', () => {
+  it('applied the 18 definitions, imported 200 profiles and 500 catalog rows, and accepted every Segment call', () => {
     expect(clientErrors).toEqual([]);
-    expect(setupLog[0]).toMatch(/^18 created, 0 changed/);
-    expect(setupLog.slice(1)).toEqual([expect.stringMatching(/: 200 accepted, 0 rejected$/), expect.stringMatching(/: 500 accepted, 0 rejected$/)]);
+    expect(installation.setupLog[0]).toMatch(/^18 created, 0 changed/);
+    expect(installation.setupLog.slice(1)).toEqual([expect.stringMatching(/: 200 accepted, 0 rejected$/), expect.stringMatching(/: 500 accepted, 0 rejected$/)]);
   });
 
   it('sends the cart email once, in English, naming the catalog products of the cart, and the cart SMS once', () => {
@@ -273,15 +258,15 @@ describe.each(targets)('the demo shop end to end on $name, two processes per rol
   });
 
   it('sent every email and SMS exactly once, nothing else, and dead-lettered nothing', async () => {
-    expect(emails).toHaveLength(expectedEmails);
-    expect(sms).toHaveLength(expectedSms);
-    expect(new Set(emails.map((e) => e.messageId)).size).toBe(expectedEmails);
+    expect(received()).toHaveLength(expectedEmails + expectedSms);
+    expect(new Set(received()).size).toBe(expectedEmails + expectedSms);
     const known = new Set(Object.values(cast).map((c) => c.profile.email));
     expect(emails.filter((e) => !known.has(e.to))).toEqual([]);
     expect(await admin<DeadLetters>(adminUrl, 'GET', '/admin/dlq')).toMatchObject({ total: 0 });
   });
 
   it('kept every process running, and each stops cleanly on SIGTERM', async () => {
+    const { fleet } = installation;
     expect(fleet.crashed(new Set<RoleProcess>())).toEqual([]);
     expect(fleet.processes).toHaveLength(9);
     const codes = await fleet.stopAll();

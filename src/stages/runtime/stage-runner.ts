@@ -247,7 +247,8 @@ export class StageRunner<T = unknown> {
       else if (!result.error.retriable || item.deliveries >= this.#ctx.settings.maxDeliveries) exhausted.push({ id: item.id, error: result.error, deliveries: item.deliveries });
       else failures.push({ id: item.id, error: result.error });
     });
-    const committed = await this.#withRedis(() => commitBatch(this.#target(partition), successes, failures));
+    // A batch its stage committed whole (detect, campaign) needs no commit call of its own.
+    const committed = successes.length === 0 && failures.length === 0 ? 0 : await this.#withRedis(() => commitBatch(this.#target(partition), successes, failures));
     if (committed === undefined) return;
     for (const failure of exhausted) await this.#deadLetter(partition, failure.id, failure.deliveries, errorText(failure.error));
     this.#metrics.entries.ok.inc(committed + selfCommitted);
