@@ -171,20 +171,34 @@ export async function getEvent(redis: RedisPort, keys: Keys, id: string): Promis
   return stored;
 }
 
+/**
+ * Every record of a definitions hash with its lifecycle state hash, read by `read` (events,
+ * templates); one that no longer validates is reported, not returned. Sorted by id.
+ */
+export async function loadWithState<T extends { id: string }>(
+  redis: RedisPort,
+  hashKey: string,
+  stateKey: (id: string) => string,
+  read: (id: string, json: string, state: Record<string, string>) => T | string,
+): Promise<{ items: T[]; invalid: Array<{ id: string; error: string }> }> {
+  const stored = Object.entries(await redis.hgetall(hashKey));
+  const states = await Promise.all(stored.map(([id]) => redis.hgetall(stateKey(id))));
+  const items: T[] = [];
+  const invalid: Array<{ id: string; error: string }> = [];
+  stored.forEach(([id, json], i) => {
+    const item = read(id, json, states[i] ?? {});
+    if (typeof item === 'string') invalid.push({ id, error: item });
+    else items.push(item);
+  });
+  items.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { items, invalid };
+}
+
 /** Every stored event with its state; one that no longer validates is reported, not returned. */
 export async function loadEvents(redis: RedisPort, keys: Keys): Promise<{ events: StoredEvent[]; invalid: Array<{ id: string; error: string }> }> {
   const k = campaignKeys(keys);
-  const stored = Object.entries(await redis.hgetall(k.events));
-  const states = await Promise.all(stored.map(([id]) => redis.hgetall(k.eventState(id))));
-  const events: StoredEvent[] = [];
-  const invalid: Array<{ id: string; error: string }> = [];
-  stored.forEach(([id, json], i) => {
-    const event = readStoredEvent(id, json, states[i] ?? {});
-    if (typeof event === 'string') invalid.push({ id, error: event });
-    else events.push(event);
-  });
-  events.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { events, invalid };
+  const { items, invalid } = await loadWithState(redis, k.events, (id) => k.eventState(id), readStoredEvent);
+  return { events: items, invalid };
 }
 
 /** Ids and channels of the stored events whose `template:` is `templateId` (records that no longer validate are skipped). */

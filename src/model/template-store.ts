@@ -10,6 +10,7 @@ import type { DefinitionWrite, Outcome } from './definition-kind.js';
 import {
   campaignKeys,
   eventsUsingTemplate,
+  loadWithState,
   readDefinitionRecord,
   readLifecycle,
   recordValue,
@@ -81,17 +82,8 @@ export async function getTemplate(redis: RedisPort, keys: Keys, id: string): Pro
 /** Every stored template draft with its state; one that no longer validates is reported, not returned. */
 export async function loadTemplates(redis: RedisPort, keys: Keys): Promise<{ templates: StoredTemplate[]; invalid: Array<{ id: string; error: string }> }> {
   const k = campaignKeys(keys);
-  const stored = Object.entries(await redis.hgetall(k.templates));
-  const states = await Promise.all(stored.map(([id]) => redis.hgetall(k.templateState(id))));
-  const templates: StoredTemplate[] = [];
-  const invalid: Array<{ id: string; error: string }> = [];
-  stored.forEach(([id, json], i) => {
-    const template = readStored(id, json, states[i] ?? {});
-    if (typeof template === 'string') invalid.push({ id, error: template });
-    else templates.push(template);
-  });
-  templates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { templates, invalid };
+  const { items, invalid } = await loadWithState(redis, k.templates, (id) => k.templateState(id), readStored);
+  return { templates: items, invalid };
 }
 
 const sameDraft = (a: TemplateDefinition, b: TemplateDefinition): boolean => JSON.stringify(withoutStatus(a)) === JSON.stringify(withoutStatus(b));
