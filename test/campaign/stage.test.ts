@@ -155,6 +155,20 @@ describe('campaign stage: typology, lifecycle and waiting', () => {
     }
   });
 
+  it('a message queued by a paused event that outlives its validity ends tooOld', async () => {
+    const shop = await startCampaignHarness(redisUrl, { before: (runtime) => defineShop(runtime) });
+    try {
+      await shop.putProfiles({ id: 'u-expiring', email: 'expiring@example.com' });
+      await pauseEvent(shop.runtime.redis, shop.runtime.keys, 'EVTcartEmail');
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the 100 ms definitions poll
+      const fired = await shop.fire({ visitorId: newVisitor(), aliases: { userId: 'u-expiring' }, firedAt: Date.now() - 2 * day + 1500 });
+      expect(await shop.waitForRecord('EVTcartEmail', fired, (r) => r.status === 'paused')).toMatchObject({ reason: 'eventPaused' });
+      expect(await shop.waitForRecord('EVTcartEmail', fired, decided)).toMatchObject({ status: 'tooOld' });
+    } finally {
+      await shop.close();
+    }
+  });
+
   it('a render error sends nothing: deliveryFailed, and the trigger message is dead-lettered with the error', async () => {
     const shop = await startCampaignHarness(redisUrl, {
       before: (runtime) => defineShop(runtime, { template: { html: '<p>{{money ctx.dims.total "not-a-currency"}}</p>' } }),

@@ -48,7 +48,7 @@ export async function startCampaign(runtime: Runtime, options: CampaignOptions =
     identityWaitMs: (attempt) => 500 + backoffDelay(attempt + 1, identityWait),
   };
   await startStages(runtime, [campaignStage(deps) as StageDefinition<never>]);
-  const waiting = new WaitingTask(deps, { partitions: servedPartitions(runtime), tickMs: 250, batch: 500, logger });
+  const waiting = new WaitingTask(deps, { partitions: servedPartitions(runtime), tickMs: 250, queueEvery: 4, batch: 500, logger });
   waiting.start();
   lifecycle.onShutdown('campaign waiting jobs', () => waiting.stop());
 }

@@ -1,6 +1,7 @@
 // Jobs that wait (SPEC §6.1, §6.2, §6.4): for an identity arriving after the trigger, for quiet
 // hours to end, or for their paused event to resume. A task looks, every tick and per served
-// partition, at the waiting jobs that are due and at the queue of each event: a published event's
+// partition, at the waiting jobs that are due, and every `queueEvery` ticks at the queue of each
+// event (one read per event and partition, so not at every tick): a published event's
 // queue is processed with the current template, a paused event's expired jobs become tooOld, an
 // unpublished event's queue is dropped (it "neither sends nor stores"). Each job goes through the
 // same pipeline as a fresh trigger message and is written by the same script, gated on removing
@@ -16,6 +17,8 @@ import { commitOutcomes, type StoredJob } from './commit.js';
 export interface WaitingOptions {
   partitions: readonly number[];
   tickMs: number;
+  /** Paused events' queues are looked at every this many ticks. */
+  queueEvery: number;
   batch: number;
   logger: Logger;
 }
@@ -25,6 +28,7 @@ export class WaitingTask {
   readonly #options: WaitingOptions;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
+  #ticks = 0;
 
   constructor(deps: CampaignDeps, options: WaitingOptions) {
     this.#deps = deps;
@@ -49,14 +53,17 @@ export class WaitingTask {
   /** One pass over every served partition (exported for tests that drive time themselves). */
   async tick(): Promise<void> {
     const definitions = this.#deps.definitions();
+    const queues = this.#ticks++ % this.#options.queueEvery === 0;
     await Promise.all(
       this.#options.partitions.map(async (partition) => {
         const { keys } = this.#deps;
         const now = this.#deps.clock.now();
         await this.#drain(partition, keys.campaignWaiting(partition), now);
+        if (!queues) return;
         for (const event of definitions.events) {
-          // Published: the whole queue is due; paused: only expired jobs (tooOld); otherwise dropped.
-          const due = event.status === 'paused' ? now - event.validityMs : Number.MAX_SAFE_INTEGER;
+          // Scores are expiry times. Published: the whole queue is due; paused: only expired jobs
+          // (they end tooOld); otherwise the queue is dropped.
+          const due = event.status === 'paused' ? now : Number.MAX_SAFE_INTEGER;
           await this.#drain(partition, keys.campaignPaused(partition, event.id), due, event);
         }
       }),
