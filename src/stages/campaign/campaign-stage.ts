@@ -7,10 +7,10 @@ import { asReboundError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import type { CampaignDefinitions, CampaignEvent } from '../../model/campaign-definitions.js';
 import { markEventSent } from '../../model/event-store.js';
+import { messagesTotal } from '../../model/message-metrics.js';
 import { decodeFiredRecord, nameUuid, type FiredRecord } from '../../model/trigger-message.js';
 import { acknowledged, fail, type ItemResult, type StageDefinition } from '../runtime/stage.js';
 import { commitOutcomes, type CommitSpec, type Unit, type Written } from './commit.js';
-import { campaignMetrics } from './metrics.js';
 import { runJob, type Outcome, type PipelineDeps } from './pipeline.js';
 import { visitorSnapshots } from './visitor.js';
 
@@ -63,11 +63,13 @@ export async function runUnits(deps: CampaignDeps, partition: number, inputs: re
   );
 }
 
-const sentEvents = new Set<string>();
+/** Per campaign role (not per process: tests and process-per-core layouts run several), the events marked as having sent. */
+const sentEventsOf = new WeakMap<CampaignDeps, Set<string>>();
 
 /** Counts what was written and marks events that produced a message (delete is refused after). */
 export async function afterCommit(deps: CampaignDeps, partition: number, units: readonly Unit[], written: readonly boolean[]): Promise<void> {
-  const metrics = campaignMetrics();
+  let sentEvents = sentEventsOf.get(deps);
+  if (sentEvents === undefined) sentEventsOf.set(deps, (sentEvents = new Set()));
   let i = 0;
   const follow: Array<Promise<unknown>> = [];
   for (const unit of units) {
@@ -81,7 +83,7 @@ export async function afterCommit(deps: CampaignDeps, partition: number, units: 
           follow.push(markEventSent(deps.redis, deps.keys, job.eventId));
         }
       } else if (outcome.kind === 'final') {
-        metrics.messages.inc({ event: job.eventId, channel, status: outcome.status, reason: outcome.reason ?? '' });
+        messagesTotal.inc({ event: job.eventId, channel, status: outcome.status, reason: outcome.reason ?? '' });
       }
       const profileId = outcome.fields.profileId;
       if (typeof profileId === 'string') {

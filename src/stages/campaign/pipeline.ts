@@ -10,6 +10,7 @@ import type { CampaignEvent } from '../../model/campaign-definitions.js';
 import { buildContext, enrich, readRecipient, trackLinks, type LinkSigner, type ResourceLookup } from '../../model/message-context.js';
 import type { MessageStatus, OutboxMessage } from '../../model/message.js';
 import type { Profile } from '../../model/profile.js';
+import { normalizeEmail, normalizePhone } from '../../model/profile-values.js';
 import { smsInfo } from '../../model/sms-encoding.js';
 import type { FiredRecord } from '../../model/trigger-message.js';
 import { reconcile, type IdentityLookups } from './reconcile.js';
@@ -65,9 +66,6 @@ function baseFields(job: Job): RecordFields {
   };
 }
 
-const normalisedAddress = (channel: 'email' | 'sms', address: string): string =>
-  channel === 'email' ? address.trim().toLowerCase() : address.replace(/[^\d+]/g, '');
-
 export async function runJob(job: Job, now: number, deps: PipelineDeps): Promise<Outcome> {
   const { event, record } = job;
   const fields = baseFields(job);
@@ -111,7 +109,9 @@ export async function runJob(job: Job, now: number, deps: PipelineDeps): Promise
     if (address === undefined) return final('targetingFailed', 'aliasMissing');
     fields.reconciledAt = now;
   }
-  const to = normalisedAddress(event.channel, address as string);
+  // The stored form of the address: what profiles hold and what the suppression list matches.
+  const to = (event.channel === 'email' ? normalizeEmail : normalizePhone)(address as string);
+  if (to === undefined) return final('targetingFailed', 'noAddress');
   fields.to = to;
   if ((await deps.suppressed([to])).has(to)) return final('ignored', 'suppressed');
 

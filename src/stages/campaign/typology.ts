@@ -3,19 +3,7 @@
 // one step, so concurrent processes never both pass a `max: 1`).
 import type { RedisPort } from '../../core/redis/client.js';
 import type { Keys } from '../../core/redis/keys.js';
-
-export interface QuietHours {
-  from: string;
-  to: string;
-  action: 'delay' | 'drop';
-}
-
-export interface FatigueRule {
-  max: number;
-  /** Window in ms. */
-  per: number;
-  channel: 'email' | 'sms' | 'all';
-}
+import type { FatigueRule, QuietHours } from '../../model/event.js';
 
 const minutesOf = (clock: string): number => {
   const [hours, minutes] = clock.split(':').map(Number) as [number, number];
