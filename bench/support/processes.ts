@@ -7,6 +7,9 @@ const MAX_OUTPUT = 64 * 1024;
 const live = new Map<number, ChildProcess>();
 let exitHookInstalled = false;
 
+/** The Node flags `rebound` starts with (its shebang in src/cli/main.ts, `npm start`): rebound processes in benchmarks run as deployed. */
+export const reboundNodeFlags = ['--max-semi-space-size=32'];
+
 export interface Tracked {
   readonly child: ChildProcess;
   readonly pid: number;

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
 // The `rebound` command line. Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration
 // or missing prerequisite (the message names the key or the prerequisite).
 import { Command } from 'commander';

@@ -81,7 +81,9 @@ const detectSchema = z
     timerBatch: z.number().int().min(1).max(100_000).default(1000),
     definitionsPoll: duration('1s'),
     logRetention: duration('3d'),
+    visitorTtl: duration('7d').refine((ms) => ms >= 86_400_000, 'must be at least 1d (a visit and its longest inactivity timer must fit)'),
     imsOrg: z.string().default('rebound@AdobeOrg'),
+    stateCache: z.number().int().min(1).max(10_000_000).default(50_000),
   })
   .strict()
   .default({});

@@ -18,6 +18,7 @@ export const errorCatalog = {
   REDIS_REPLY_ERROR: { status: 500, retriable: false },
   METRICS_ROUTE_NOT_FOUND: { status: 404, retriable: false },
   CODEC_DECODE_FAILED: { status: 400, retriable: false },
+  DETECT_STATE_CONFLICT: { status: 503, retriable: true },
   STAGE_ITEM_FAILED: { status: 500, retriable: true },
   STAGE_DELIVERIES_EXCEEDED: { status: 500, retriable: false },
   SHUTDOWN_TIMEOUT: { status: 500, retriable: false },

@@ -129,7 +129,7 @@ describe('two timer tasks racing on the same partitions', () => {
       await putDefinitions(runtime.redis, keys, { inactivity: '30m' }, [cartAbandonment]);
       const definitions = await loadDetectDefinitions(runtime.redis, keys, { settleMs: 200 });
       // The detect stage alone (no timer task of its own) applies hits received 10 s ago: all due.
-      await startStages(runtime, [detectStage(runtime.redis, keys, () => definitions) as StageDefinition<never>]);
+      await startStages(runtime, [detectStage(runtime.redis, keys, () => definitions, { visitorTtlMs: config.detect.visitorTtl, stateCacheSize: config.detect.stateCache }) as StageDefinition<never>]);
       const receivedAt = Date.now() - 10_000;
       const visits = Array.from({ length: 500 }, (_, i) => [makeHit(`race-${i}`, { id: `race-${i}`, receivedAt, ts: receivedAt, events: ['scAdd'], products: [{ sku: 'R' }] })]);
       await appendEntries(redis, keys, partitionEntries(keys, visits, 10));

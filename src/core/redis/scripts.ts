@@ -13,6 +13,7 @@ export const scripts = {
   reboundGroupCreate: load('group-create-1.lua'),
   reboundGroupsInfo: load('groups-info-1.lua'),
   reboundLease: load('lease-1.lua'),
+  reboundDetectLoad: load('detect-load.lua'),
   reboundDetectApply: load('detect-apply.lua'),
   reboundDetectFire: load('detect-fire.lua'),
   reboundDeliverClaim: load('deliver-claim.lua'),

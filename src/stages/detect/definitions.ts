@@ -1,21 +1,21 @@
 // What the detect stage and its timers need of the definitions, rebuilt once per definitions
-// version: the trigger index, triggers by slot, the sources' visit rules and a plan builder.
+// version: the trigger index, triggers by slot, the sources' visit rules and the hit effects.
 import type { Keys } from '../../core/redis/keys.js';
 import type { RedisPort } from '../../core/redis/client.js';
 import type { Source } from '../../model/source.js';
 import { loadSources } from '../../model/source-store.js';
 import { loadTriggers, recordLive } from '../../model/trigger-store.js';
 import { TriggerIndex, type CompiledTrigger } from './trigger-index.js';
-import { PlanBuilder, type PlanSettings } from './visitor-plan.js';
+import { EffectBuilder, type EffectSettings } from './hit-effects.js';
 
 export interface DetectDefinitions {
   index: TriggerIndex;
   bySlot: ReadonlyMap<number, CompiledTrigger>;
   sources: ReadonlyMap<string, Source>;
-  builder: PlanBuilder;
+  effects: EffectBuilder;
 }
 
-export async function loadDetectDefinitions(redis: RedisPort, keys: Keys, settings: PlanSettings, now = Date.now()): Promise<DetectDefinitions> {
+export async function loadDetectDefinitions(redis: RedisPort, keys: Keys, settings: EffectSettings, now = Date.now()): Promise<DetectDefinitions> {
   const [{ triggers }, { sources }] = await Promise.all([loadTriggers(redis, keys), loadSources(redis, keys)]);
   const index = new TriggerIndex(triggers);
   const bySlot = new Map<number, CompiledTrigger>();
@@ -25,5 +25,5 @@ export async function loadDetectDefinitions(redis: RedisPort, keys: Keys, settin
   // The first process to load a version records when it went live (SPEC §5).
   await Promise.all([...bySlot.values()].map((compiled) => recordLive(redis, keys, compiled.stored, now)));
   const sourceMap = new Map(sources.map((s) => [s.id, s]));
-  return { index, bySlot, sources: sourceMap, builder: new PlanBuilder(keys, index, sourceMap, settings) };
+  return { index, bySlot, sources: sourceMap, effects: new EffectBuilder(index, sourceMap, settings) };
 }

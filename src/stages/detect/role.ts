@@ -20,7 +20,7 @@ export async function startDetect(runtime: Runtime): Promise<void> {
   await watcher.start();
   lifecycle.onShutdown('detect definitions', () => watcher.stop());
   const definitions = (): DetectDefinitions => watcher.current;
-  await startStages(runtime, [detectStage(redis, keys, definitions) as StageDefinition<never>]);
+  await startStages(runtime, [detectStage(redis, keys, definitions, { visitorTtlMs: settings.visitorTtl, stateCacheSize: settings.stateCache }) as StageDefinition<never>]);
   const partitions = servedPartitions(runtime);
   const timers = new TimerTask({ redis, keys, partitions, definitions, clock: systemClock, logger, settings: { tickMs: settings.timerTick, batch: settings.timerBatch } });
   timers.start();

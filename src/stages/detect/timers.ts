@@ -11,7 +11,7 @@ import type { RedisPort } from '../../core/redis/client.js';
 import type { Keys } from '../../core/redis/keys.js';
 import { dayOf, firedHourlyTtlMs, hourOf } from '../../model/fired-hourly.js';
 import type { DetectDefinitions } from './definitions.js';
-import { defaultVisit } from './visitor-plan.js';
+import { defaultVisit } from './hit-effects.js';
 import type { CompiledTrigger } from './trigger-index.js';
 
 const timerLag = histogram('rebound_timer_lag_seconds', 'How late due trigger timers are decided', [], [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]);

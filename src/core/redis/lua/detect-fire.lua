@@ -19,6 +19,45 @@ local plan = cmsgpack.unpack(ARGV[2])
 local triggers = {}
 for _, t in ipairs(plan[1]) do triggers[t[1]] = t end
 
+-- The visitor's state (field s) as a Lua table; positions are those of
+-- src/stages/detect/visitor-state.ts plus one: {vn, dd, odd visit, even visit}; a visit {s, l, f,
+-- t, h, bot, armed, cart, counts, triggers}; a trigger visit {include, excluded, metadata, fired}.
+local function stateOf(key)
+  local raw = redis.call('HGET', key, 's')
+  if not raw then return nil end
+  return cmsgpack.unpack(raw)
+end
+
+-- The value after `key` in a {key, value, key, value, …} list, or nil.
+local function lookup(list, key)
+  for i = 1, #list - 1, 2 do
+    if list[i] == key then return list[i + 1] end
+  end
+  return nil
+end
+
+-- The cart {sku: {q, p, n, c}} as JSON, from {{sku, q, price|false, name|false, category|false}, …}.
+local function cartJson(entries)
+  if #entries == 0 then return '' end
+  local cart = {}
+  for _, e in ipairs(entries) do
+    local item = { q = e[2] }
+    if e[3] ~= false then item.p = e[3] end
+    if e[4] ~= false then item.n = e[4] end
+    if e[5] ~= false then item.c = e[5] end
+    cart[e[1]] = item
+  end
+  return cjson.encode(cart)
+end
+
+-- Metadata {name: [values]} as JSON, from {name, {values}, …}.
+local function metadataJson(list)
+  if #list == 0 then return '' end
+  local metadata = {}
+  for i = 1, #list - 1, 2 do metadata[list[i]] = list[i + 1] end
+  return cjson.encode(metadata)
+end
+
 local function decide(member, slot, k, visitor, key)
   local trigger = triggers[slot]
   local function drop(why)
@@ -27,47 +66,52 @@ local function decide(member, slot, k, visitor, key)
   end
   if trigger == nil then return drop('gone') end
   local kind, delay = trigger[2], trigger[3]
-  local vn = tonumber(redis.call('HGET', key, 'vn'))
-  if vn == nil or vn < k or vn - k >= 2 then return drop('gone') end
-  local p = 'a'
-  if k % 2 == 0 then p = 'b' end
-  local pre = p .. slot
-  local f = redis.call('HMGET', key, pre .. 'f', p .. 'b', p .. 'l', pre .. 'x', p .. 'f', p .. 't')
-  if f[1] then return drop('already') end
-  if f[2] then return drop('bot') end
-  local last = tonumber(f[3])
-  if last == nil then return drop('gone') end
-  if (kind == 'abandonment' or kind == 'sessionEnd') and vn == k and last + delay > now then
+  local state = stateOf(key)
+  if state == nil then return drop('gone') end
+  local vn = state[1]
+  if vn < k or vn - k >= 2 then return drop('gone') end
+  local visit = state[3]
+  if k % 2 == 0 then visit = state[4] end
+  if visit == 0 then return drop('gone') end
+  local t = lookup(visit[10], slot)
+  if t and t[4] ~= 0 then return drop('already') end
+  if visit[6] == 1 then return drop('bot') end
+  local last = visit[2]
+  -- detect-apply arms these once per visit, at the first qualifying hit: while hits keep coming,
+  -- the timer moves here to the visit's last hit + the delay.
+  if (kind == 'abandonment' or kind == 'sessionEnd') and last + delay > now then
     redis.call('ZADD', timers, last + delay, member)
     return 'rearmed'
   end
+  if t == nil then return drop('unsatisfied') end
   -- Include: per container the earliest hit that satisfied it (and its visit-scope counts now).
   local conditions = trigger[6]
   local all = trigger[4] == 'all'
   local satisfied, missing, path = nil, false, {}
   for c = 0, trigger[5] - 1 do
-    local t = tonumber(redis.call('HGET', key, pre .. 'i' .. c))
-    if t and conditions and conditions[c + 1] then
+    local at = lookup(t[1], c)
+    if at and conditions and conditions[c + 1] then
       for _, cond in ipairs(conditions[c + 1]) do
-        local n = tonumber(redis.call('HGET', key, p .. 'c:' .. cond[1])) or 0
+        local n = lookup(visit[9], cond[1]) or 0
         local op, v = cond[2], cond[3]
         local ok = (op == 'exists' and n > 0) or (op == 'gte' and n >= v) or (op == 'lte' and n <= v) or (op == 'eq' and n == v)
-        if not ok then t = nil break end
+        if not ok then at = nil break end
       end
     end
-    if t then
-      path[#path + 1] = { c, t }
+    if at then
+      path[#path + 1] = { c, at }
       if all then
-        if satisfied == nil or t > satisfied then satisfied = t end
-      elseif satisfied == nil or t < satisfied then
-        satisfied = t
+        if satisfied == nil or at > satisfied then satisfied = at end
+      elseif satisfied == nil or at < satisfied then
+        satisfied = at
       end
     else
       missing = true
     end
   end
   if satisfied == nil or (all and missing) then return drop('unsatisfied') end
-  local excluded, first = tonumber(f[4]), tonumber(f[5])
+  local excluded, first = t[2], visit[3]
+  if excluded == 0 then excluded = nil end
   if kind == 'action' then
     if excluded and excluded <= satisfied then return drop('excluded') end
   elseif kind == 'sessionStart' then
@@ -76,10 +120,14 @@ local function decide(member, slot, k, visitor, key)
   elseif excluded then
     return drop('excluded')
   end
-  redis.call('HSET', key, pre .. 'f', now)
+  -- The fired flag goes into the state; the version bump makes a detect batch computed from the
+  -- state before it read the state again (detect-apply.lua).
+  t[4] = now
+  redis.call('HSET', key, 's', cmsgpack.pack(state))
+  redis.call('HINCRBY', key, 'v', 1)
   redis.call('ZREM', timers, member)
-  local rest = redis.call('HMGET', key, pre .. 'm', p .. 'cp', 'ids')
-  local record = { trigger[7], visitor, now, first, tonumber(f[6]), path, rest[1] or '', rest[2] or '', rest[3] or '', kind, satisfied, k, slot }
+  local ids = redis.call('HGET', key, 'ids') or ''
+  local record = { trigger[7], visitor, now, first, visit[4], path, metadataJson(t[3]), cartJson(visit[8]), ids, kind, satisfied, k, slot }
   redis.call('XADD', log, '*', 'd', cmsgpack.pack(record))
   if trigger[8] then
     redis.call('HINCRBY', KEYS[trigger[8]], ARGV[3], 1)

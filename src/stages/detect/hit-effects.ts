@@ -1,0 +1,113 @@
+// What one hit does to its visitor's state, worked out once per hit and independent of that
+// state: its de-duplication hash, the visit rules of its source, aliases, cart lines, visit-scope
+// counts and the triggers whose containers it satisfies (found through the trigger index).
+// visitor-state.ts folds these into the state.
+import { hash } from 'node:crypto';
+import type { DimValue, Hit } from '../../model/hit.js';
+import type { Source } from '../../model/source.js';
+import { dimensionValues } from './hit-values.js';
+import type { Match, SourceIndex, TriggerIndex } from './trigger-index.js';
+
+/** Visit rules of a hit whose source is unknown to this process (SPEC §4 defaults). */
+export const defaultVisit: Source['visit'] = { inactivity: 30 * 60_000, maxDuration: 12 * 3_600_000, maxHits: 2500, botRule: { hits: 100, within: 100_000 } };
+
+export interface EffectSettings {
+  /** Delay before an action or sessionStart trigger is decided: hits arriving out of order meanwhile still count. */
+  settleMs: number;
+}
+
+export type CartLine = [sku: string, delta: number, price: number | undefined, name: string | undefined, category: string | undefined];
+export type Metadata = Record<string, DimValue[]>;
+
+export interface MatchEffect {
+  slot: number;
+  /** Abandonment and sessionEnd timers move with every hit of the visit; the others are set once. */
+  rearmed: boolean;
+  delayMs: number;
+  /** Include containers satisfied by the hit (ascending). */
+  include: readonly number[];
+  excluded: boolean;
+  /** The trigger's metadata values on this hit, when it satisfied an include container. */
+  metadata: Metadata | undefined;
+}
+
+export interface HitEffect {
+  /** 32 bits of the hit id's digest, as 8 hex characters: the visitor's recent-hit de-duplication. */
+  hash: string;
+  receivedAt: number;
+  ts: number;
+  visit: Source['visit'];
+  visitorId: string;
+  aliases: Record<string, string> | undefined;
+  cart: CartLine[] | undefined;
+  counts: Array<[metric: string, n: number]> | undefined;
+  matches: MatchEffect[] | undefined;
+}
+
+const idHash = (id: string): string => hash('sha1', id, 'hex').slice(0, 8);
+
+function cartLines(hit: Hit): CartLine[] | undefined {
+  const sign = hit.events.includes('scAdd') ? 1 : hit.events.includes('scRemove') ? -1 : 0;
+  if (sign === 0 || !hit.products?.length) return undefined;
+  return hit.products.map((p) => [p.sku, sign * (p.quantity ?? 1), p.price, p.name, p.category]);
+}
+
+function metadataOf(hit: Hit, names: readonly string[]): Metadata | undefined {
+  let values: Metadata | undefined;
+  for (const name of names) {
+    if (name === 'products') continue; // the cart, kept per visit
+    const found = dimensionValues(hit, name);
+    if (found.length > 0) (values ??= Object.create(null) as Metadata)[name] = found;
+  }
+  return values;
+}
+
+export class EffectBuilder {
+  readonly #index: TriggerIndex;
+  readonly #sources: ReadonlyMap<string, Source>;
+  readonly #settings: EffectSettings;
+
+  constructor(index: TriggerIndex, sources: ReadonlyMap<string, Source>, settings: EffectSettings) {
+    this.#index = index;
+    this.#sources = sources;
+    this.#settings = settings;
+  }
+
+  effect(hit: Hit): HitEffect {
+    const visit = this.#sources.get(hit.source)?.visit ?? defaultVisit;
+    const source = this.#index.forSource(hit.source);
+    const matches = source ? source.evaluate(hit) : [];
+    const counts = source ? visitCounts(source, hit) : undefined;
+    return {
+      hash: idHash(hit.id),
+      receivedAt: hit.receivedAt,
+      ts: hit.ts,
+      visit,
+      visitorId: hit.visitorId,
+      aliases: hit.aliases && Object.keys(hit.aliases).length > 0 ? hit.aliases : undefined,
+      cart: cartLines(hit),
+      counts,
+      matches: matches.length > 0 ? matches.map((m) => this.#matchEffect(m, hit, visit)) : undefined,
+    };
+  }
+
+  #matchEffect(match: Match, hit: Hit, visit: Source['visit']): MatchEffect {
+    const trigger = match.trigger.stored;
+    const delayMs = trigger.type === 'abandonment' ? trigger.inactivityMs : trigger.type === 'sessionEnd' ? visit.inactivity : this.#settings.settleMs;
+    return {
+      slot: trigger.slot,
+      rearmed: trigger.type === 'abandonment' || trigger.type === 'sessionEnd',
+      delayMs,
+      include: match.include,
+      excluded: match.exclude,
+      metadata: match.include.length > 0 ? metadataOf(hit, trigger.metadata) : undefined,
+    };
+  }
+}
+
+/** Visit counts of the metrics some trigger of the source conditions on with `scope: visit`. */
+function visitCounts(source: SourceIndex, hit: Hit): Array<[string, number]> | undefined {
+  let counts: Array<[string, number]> | undefined;
+  for (const metric of source.visitMetrics) if (hit.events.includes(metric)) (counts ??= []).push([metric, hit.eventValues?.[metric] ?? 1]);
+  return counts;
+}

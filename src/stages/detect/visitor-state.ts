@@ -1,0 +1,264 @@
+// One visitor's detect state and the fold that applies a hit to it. Every update commutes
+// (min/max timestamps, sums, set unions), so the final state does not depend on the order of
+// hits or on which process applied them; a hit id seen among the visitor's last 32 is skipped,
+// so a retried message never counts twice.
+//
+// The state lives in the visitor's Redis hash (keys.visitor):
+//   s   the state below as plain MessagePack, written whole (one field, whatever the triggers)
+//   v   version, bumped by every write of detect (apply and fire): a write computed from an older
+//       state is refused (lua/detect-apply.lua)
+//   ids declared ids (JSON), vn visit number, <p><slot>x earliest excluded hit of a trigger in
+//       the visit of parity p: copies of what the campaign side reads (stages/campaign/visitor.ts)
+//   link written by the click redirect; detect never touches it
+// The state is positional (plain MessagePack arrays pack about 3× faster than objects, and
+// Lua reads them as easily): [vn, dd (recent hit hashes, 8 hex characters each, last 32), visit
+// of odd number, visit of even number] (0 for none). A visit: [s/l first/last received, f/t
+// first/last hit time, h hits, bot 0|1, armed re-armed timers [slot, delay, …], cart [[sku, q,
+// price|false, name|false, category|false], …], counts [metric, n, …], triggers [slot, trigger
+// visit, …]]; a trigger visit: [include [container, earliest hit that satisfied it, …], earliest
+// excluded hit (0 for none), metadata [name, [values], …], fired (0, or when lua/detect-fire.lua
+// fired it)]. Absent values are 0 and lists are never holes, so Lua re-packs the same shape.
+// A new visit replaces the visit before the last, so timers of the visit that just ended can
+// still fire.
+import { decode, encodePlain } from '../../core/codec.js';
+import type { DimValue } from '../../model/hit.js';
+import type { CartLine, HitEffect, Metadata } from './hit-effects.js';
+
+type CartEntry = [sku: string, q: number, price: number | false, name: string | false, category: string | false];
+type TriggerVisit = [include: number[], excluded: number, metadata: Array<string | DimValue[]>, fired: number];
+type Visit = [s: number, l: number, f: number, t: number, h: number, bot: 0 | 1, armed: number[], cart: CartEntry[], counts: Array<string | number>, triggers: Array<number | TriggerVisit>];
+type Stored = [vn: number, dd: string, odd: Visit | 0, even: Visit | 0];
+
+/** Positions of a visit's fields (lua/detect-fire.lua reads them at these positions + 1). */
+const S = 0, L = 1, F = 2, T = 3, H = 4, BOT = 5, ARMED = 6, CART = 7, COUNTS = 8, TRIGGERS = 9;
+/** Positions of a trigger visit's fields. */
+const INCLUDE = 0, EXCLUDED = 1, METADATA = 2;
+
+/** What detect-load.lua returns for a visitor: the fields s, v and ids (absent: null). */
+export type LoadedVisitor = [state: Buffer | null, version: Buffer | null, ids: Buffer | null];
+
+export interface VisitorWrite {
+  state: Buffer;
+  /** Field, value pairs to set besides the state, the new version first. */
+  set: string[];
+  remove: string[];
+}
+
+/**
+ * Timer members a batch arms, `slot|visit|visitorId` → due time; a member already waiting keeps
+ * its time (ZADD NX). An abandonment or session-end timer is armed once per visit, at its first
+ * qualifying hit: when it comes due while the visit goes on, lua/detect-fire.lua moves it to the
+ * visit's last hit + the delay, so later hits need no timer write.
+ */
+export type TimerArms = Map<string, number>;
+
+/** Metadata values kept per name and visit (SPEC §5: de-duplicated, bounded). */
+const metadataBound = 10;
+/** Recent hit hashes kept for de-duplication: 32 of 8 characters. */
+const recentHashChars = 256;
+
+type Parity = 'a' | 'b';
+const parity = (vn: number): Parity => (vn % 2 === 0 ? 'b' : 'a');
+/** Where the visit of number vn sits in the state. */
+const visitSlot = (vn: number): 2 | 3 => (vn % 2 === 0 ? 3 : 2);
+
+/** The hash field copying a trigger's earliest excluded hit of a visit (read by the campaign side). */
+export const excludedField = (p: Parity, slot: number | string): string => `${p}${slot}x`;
+
+function parseIds(raw: Buffer | null): Record<string, string> {
+  const ids = Object.create(null) as Record<string, string>;
+  if (raw !== null) Object.assign(ids, JSON.parse(raw.toString('utf8')) as Record<string, string>);
+  return ids;
+}
+
+export class VisitorState {
+  readonly key: string;
+  /** The version this state was read or last written at, '' for none: a write is refused if Redis has another. */
+  #version: string;
+  #stored: Stored | undefined;
+  #ids: Record<string, string> | undefined;
+  readonly #idsRaw: Buffer | null;
+  #changed = false;
+  #idsChanged = false;
+  #vnChanged = false;
+  /** Copies of excluded-hit fields to write (a time) or remove (null). */
+  readonly #copies = new Map<string, number | null>();
+
+  constructor(key: string, [state, version, ids]: LoadedVisitor = [null, null, null]) {
+    this.key = key;
+    this.#version = version === null ? '' : version.toString('latin1');
+    this.#stored = state === null ? undefined : decode<Stored>(state);
+    this.#idsRaw = ids;
+  }
+
+  get version(): string {
+    return this.#version;
+  }
+
+  /** Applies one hit; arms its visit's timers in `arms`. */
+  apply(hit: HitEffect, arms: TimerArms): void {
+    const stored = (this.#stored ??= [0, '', 0, 0]);
+    if (this.#isDuplicate(stored, hit.hash)) return;
+    this.#changed = true;
+    const received = hit.receivedAt;
+    const ts = hit.ts;
+    const vn = this.#currentVisit(stored, hit);
+    const visit = stored[visitSlot(vn)] as Visit;
+    const hits = ++visit[H];
+    if (received < visit[S]) visit[S] = received;
+    if (received > visit[L]) visit[L] = received;
+    if (ts < visit[F]) visit[F] = ts;
+    if (ts > visit[T]) visit[T] = ts;
+    if (hits > hit.visit.botRule.hits && received - visit[S] <= hit.visit.botRule.within) visit[BOT] = 1;
+    if (hit.aliases) this.#declare(hit.aliases);
+    if (hit.cart) applyCart(visit[CART], hit.cart);
+    if (hit.counts) for (const [metric, n] of hit.counts) addCount(visit[COUNTS], metric, n);
+    if (hit.matches) {
+      for (const m of hit.matches) {
+        const trigger = triggerVisit(visit[TRIGGERS], m.slot);
+        for (const c of m.include) keepEarliest(trigger[INCLUDE], c, ts);
+        if (m.excluded && !(trigger[EXCLUDED] !== 0 && trigger[EXCLUDED] <= ts)) {
+          trigger[EXCLUDED] = ts;
+          this.#copies.set(excludedField(parity(vn), m.slot), ts);
+        }
+        if (m.metadata) mergeLists(trigger[METADATA], m.metadata);
+        if (m.include.length === 0) continue;
+        if (m.rearmed) {
+          if (isArmed(visit[ARMED], m.slot, m.delayMs)) continue;
+          visit[ARMED].push(m.slot, m.delayMs);
+        }
+        const member = `${m.slot}|${vn}|${hit.visitorId}`;
+        if (!arms.has(member)) arms.set(member, received + m.delayMs);
+      }
+    }
+  }
+
+  /** The state and fields to write, with the next version; undefined when nothing changed. */
+  write(): VisitorWrite | undefined {
+    if (!this.#changed || this.#stored === undefined) return undefined;
+    const set: string[] = ['v', this.#nextVersion()];
+    const remove: string[] = [];
+    if (this.#vnChanged) set.push('vn', String(this.#stored[0]));
+    if (this.#idsChanged) set.push('ids', JSON.stringify(this.#ids));
+    for (const [field, value] of this.#copies) {
+      if (value === null) remove.push(field);
+      else set.push(field, String(value));
+    }
+    return { state: encodePlain(this.#stored), set, remove };
+  }
+
+  /** The write() went through: this state is now what Redis holds, at the next version. */
+  committed(): void {
+    if (!this.#changed) return;
+    this.#version = this.#nextVersion();
+    this.#changed = this.#idsChanged = this.#vnChanged = false;
+    this.#copies.clear();
+  }
+
+  #nextVersion(): string {
+    return String((Number(this.#version) || 0) + 1);
+  }
+
+  #isDuplicate(stored: Stored, hash: string): boolean {
+    let dd = stored[1];
+    for (let i = 0; i < dd.length; i += 8) if (dd.startsWith(hash, i)) return true;
+    dd += hash;
+    stored[1] = dd.length > recentHashChars ? dd.slice(dd.length - recentHashChars) : dd;
+    return false;
+  }
+
+  /** The visit the hit belongs to: the current one, or a new one when it ended (inactivity, length, hits). */
+  #currentVisit(stored: Stored, hit: HitEffect): number {
+    let vn = stored[0];
+    if (vn > 0) {
+      const visit = stored[visitSlot(vn)];
+      const { inactivity, maxDuration, maxHits } = hit.visit;
+      if (visit !== 0 && hit.receivedAt - visit[L] <= inactivity && hit.receivedAt - visit[S] <= maxDuration && visit[H] < maxHits) return vn;
+    }
+    vn++;
+    // The visit before the last gives way, with the copies of its excluded hits.
+    const gone = stored[visitSlot(vn)];
+    if (gone !== 0) {
+      const triggers = gone[TRIGGERS];
+      for (let i = 0; i + 1 < triggers.length; i += 2) {
+        if ((triggers[i + 1] as TriggerVisit)[EXCLUDED] !== 0) this.#copies.set(excludedField(parity(vn), triggers[i] as number), null);
+      }
+    }
+    stored[visitSlot(vn)] = [hit.receivedAt, hit.receivedAt, hit.ts, hit.ts, 0, 0, [], [], [], []];
+    stored[0] = vn;
+    this.#vnChanged = true;
+    return vn;
+  }
+
+  #declare(aliases: Record<string, string>): void {
+    const ids = (this.#ids ??= parseIds(this.#idsRaw));
+    for (const name in aliases) {
+      if (ids[name] === aliases[name]) continue;
+      ids[name] = aliases[name] as string;
+      this.#idsChanged = true;
+    }
+  }
+}
+
+function triggerVisit(triggers: Array<number | TriggerVisit>, slot: number): TriggerVisit {
+  for (let i = 0; i + 1 < triggers.length; i += 2) if (triggers[i] === slot) return triggers[i + 1] as TriggerVisit;
+  const created: TriggerVisit = [[], 0, [], 0];
+  triggers.push(slot, created);
+  return created;
+}
+
+/** In a [key, time, …] list, keeps the earliest time of `key`. */
+function keepEarliest(list: number[], key: number, time: number): void {
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    if (list[i] !== key) continue;
+    if (time < (list[i + 1] as number)) list[i + 1] = time;
+    return;
+  }
+  list.push(key, time);
+}
+
+function addCount(counts: Array<string | number>, metric: string, n: number): void {
+  for (let i = 0; i + 1 < counts.length; i += 2) {
+    if (counts[i] !== metric) continue;
+    counts[i + 1] = (counts[i + 1] as number) + n;
+    return;
+  }
+  counts.push(metric, n);
+}
+
+function isArmed(armed: readonly number[], slot: number, delayMs: number): boolean {
+  for (let i = 0; i + 1 < armed.length; i += 2) if (armed[i] === slot && armed[i + 1] === delayMs) return true;
+  return false;
+}
+
+/** [name, [values], …] merged with the hit's: values de-duplicated, at most `metadataBound` per name. */
+function mergeLists(have: Array<string | DimValue[]>, add: Metadata): void {
+  for (const name in add) {
+    let list: DimValue[] | undefined;
+    for (let i = 0; i + 1 < have.length; i += 2) if (have[i] === name) list = have[i + 1] as DimValue[];
+    if (list === undefined) {
+      list = [];
+      have.push(name, list);
+    }
+    for (const value of add[name] as DimValue[]) if (list.length < metadataBound && !list.includes(value)) list.push(value);
+  }
+}
+
+/**
+ * The cart as products added minus removed. The signed sum is kept even at zero or below (a
+ * remove applied before its add must still cancel it); the trigger message lists only the
+ * products whose quantity is above zero.
+ */
+function applyCart(cart: CartEntry[], lines: readonly CartLine[]): void {
+  for (const [sku, delta, price, name, category] of lines) {
+    let item = cart.find((entry) => entry[0] === sku);
+    if (item === undefined) {
+      item = [sku, 0, false, false, false];
+      cart.push(item);
+    }
+    item[1] += delta;
+    if (price !== undefined) item[2] = price;
+    if (name !== undefined) item[3] = name;
+    if (category !== undefined) item[4] = category;
+  }
+}
