@@ -1,5 +1,6 @@
 // Adobe's documented trigger use cases, end to end through the detect role on a real Redis with
 // 1-second inactivity: what fires, when, once per visit, and what the trigger message carries.
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { toAdobeMessage } from '../../src/model/trigger-message.js';
 import { waitFor } from '../support/processes.js';
@@ -133,6 +134,26 @@ describe('action, session start and session end', () => {
     await waitFor('the session end', async () => (await firedFor('viewer-1', 'left-after-views')).length > 0, 10_000);
     await sleep(500);
     expect(await firedFor('viewer-2', 'left-after-views')).toEqual([]);
+  });
+});
+
+describe('visitor state', () => {
+  it('expires detect.visitorTtl (7 days) after the visitor\'s last hit, and each hit renews it', async () => {
+    const { redis, keys, config } = t.runtime;
+    const key = keys.visitor(keys.partitionOf('ttl-1'), 'ttl-1');
+    await t.send({ visitorId: 'ttl-1', type: 'page', pageName: 'home' });
+    await waitFor('the visitor state', async () => (await redis.hget(key, 'vn')) !== null, 10_000);
+    const client = new Redis(inject('redisUrl'));
+    try {
+      const first = await client.pttl(key);
+      expect(first).toBeGreaterThan(config.detect.visitorTtl - 60_000);
+      expect(first).toBeLessThanOrEqual(config.detect.visitorTtl);
+      await client.pexpire(key, 60_000);
+      await t.send({ visitorId: 'ttl-1', type: 'page', pageName: 'cart' });
+      await waitFor('the renewed time to live', async () => (await client.pttl(key)) > 60_000, 10_000);
+    } finally {
+      client.disconnect();
+    }
   });
 });
 

@@ -1,0 +1,58 @@
+// The write check of lua/detect-apply.lua: a batch computed from a visitor state that changed
+// since it was read writes nothing and acknowledges nothing; entries another consumer took are
+// reported, not applied. (Two processes racing end to end: properties.test.ts.)
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { encodePlain } from '../../src/core/codec.js';
+import { connectRedis, type RedisPort } from '../../src/core/redis/client.js';
+import { Keys } from '../../src/core/redis/keys.js';
+import { detectGroup } from '../../src/stages/detect/detect-stage.js';
+import { newPrefix } from '../stages/pipeline-helpers.js';
+
+let redis: RedisPort;
+beforeAll(async () => {
+  redis = await connectRedis({ url: inject('redisUrl') }, { connectTimeoutMs: 5000, name: 'test' });
+});
+afterAll(() => redis.close());
+
+async function setup(): Promise<{ keys: Keys; stream: string; timers: string; visitor: string; entry: string }> {
+  const keys = new Keys(newPrefix(), 1);
+  const stream = keys.stream(0, 'hits');
+  await redis.xgroupCreate(stream, detectGroup, '0');
+  const entry = await redis.xadd(stream, Buffer.from('x'));
+  await redis.xreadgroup(stream, detectGroup, 'c1', '>', 10);
+  return { keys, stream, timers: keys.timers(0), visitor: keys.visitor(0, 'v-1'), entry };
+}
+
+const apply = (s: Awaited<ReturnType<typeof setup>>, versionRead: string, state: string) =>
+  redis.script('reboundDetectApply', [s.stream, s.timers, s.visitor], [detectGroup, encodePlain([[s.entry], [[3, versionRead, ['v', String(Number(versionRead || 0) + 1)], []]], ['1|1|v-1', 5000]]), 60_000, state]);
+
+describe('detect-apply', () => {
+  it('writes the state, arms the timer and acknowledges when the version read is current', async () => {
+    const s = await setup();
+    expect(await apply(s, '', 'state-1')).toEqual([0]);
+    expect(await redis.hget(s.visitor, 's')).toBe('state-1');
+    expect(await redis.hget(s.visitor, 'v')).toBe('1');
+    expect(await redis.zcard(s.timers)).toBe(1);
+    expect(await redis.xpendingIdle(s.stream, detectGroup, 0, 10)).toHaveLength(0);
+  });
+
+  it('refuses a batch computed from an older state: nothing written, nothing acknowledged', async () => {
+    const s = await setup();
+    await redis.hset(s.visitor, 'v', '4'); // e.g. a fired timer bumped the version meanwhile
+    expect(await apply(s, '3', 'stale')).toEqual([2, 1]);
+    expect(await redis.hget(s.visitor, 's')).toBeNull();
+    expect(await redis.hget(s.visitor, 'v')).toBe('4');
+    expect(await redis.zcard(s.timers)).toBe(0);
+    expect(await redis.xpendingIdle(s.stream, detectGroup, 0, 10)).toHaveLength(1);
+  });
+
+  it('reports entries no longer pending (acknowledged by another consumer) and writes nothing', async () => {
+    const s = await setup();
+    const other = new Redis(inject('redisUrl'));
+    await other.xack(s.stream, detectGroup, s.entry);
+    other.disconnect();
+    expect(await apply(s, '', 'late')).toEqual([1, [s.entry]]);
+    expect(await redis.hget(s.visitor, 's')).toBeNull();
+  });
+});
