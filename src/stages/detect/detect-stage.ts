@@ -41,23 +41,38 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
 
   const cache = new LRUCache<string, VisitorState>({ max: settings.stateCacheSize });
 
-  /** The batch's visitor states: cached ones taken out of the cache (a failed write must not leave them changed there), the others read. */
+  /** The batch's visitor states: from the cache, the others read in one call and cached. */
   async function statesOf(visitorKeys: readonly string[]): Promise<VisitorState[]> {
-    const states: Array<VisitorState | undefined> = visitorKeys.map((key) => {
-      const state = cache.get(key);
-      if (state !== undefined) cache.delete(key);
-      return state;
-    });
+    const states = visitorKeys.map((key) => cache.get(key));
     const missing = visitorKeys.filter((_, i) => states[i] === undefined);
     if (missing.length === 0) return states as VisitorState[];
     const loaded = (await redis.scriptBuffer('reboundDetectLoad', missing, [])) as LoadedVisitor[];
     let next = 0;
-    return states.map((state, i) => state ?? new VisitorState(visitorKeys[i] as string, loaded[next++]));
+    return states.map((state, i) => {
+      if (state !== undefined) return state;
+      const read = new VisitorState(visitorKeys[i] as string, loaded[next++]);
+      cache.set(read.key, read);
+      return read;
+    });
   }
 
   /** One read-apply-write round: applied, or the ids of entries found no longer pending, or a conflict. */
   async function applyOnce(partition: number, entries: readonly Entry[], visitorKeys: readonly string[]): Promise<ApplyReply> {
     const states = await statesOf(visitorKeys);
+    try {
+      return await applyTo(states, partition, entries);
+    } catch (err) {
+      forget(visitorKeys);
+      throw err;
+    }
+  }
+
+  /** States changed by hits that were not written must not stay in the cache. */
+  function forget(visitorKeys: readonly string[]): void {
+    for (const key of visitorKeys) cache.delete(key);
+  }
+
+  async function applyTo(states: readonly VisitorState[], partition: number, entries: readonly Entry[]): Promise<ApplyReply> {
     const arms: TimerArms = new Map();
     for (const entry of entries) for (const { visitor, effect } of entry.hits) states[visitor]?.apply(effect, arms);
     const written: string[] = [];
@@ -72,12 +87,8 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     }
     const plan = [entries.map((e) => e.id), writes, flatten(arms)];
     const reply = (await redis.script('reboundDetectApply', [stream(partition), keys.timers(partition), ...written], [detectGroup, encodePlain(plan), settings.visitorTtlMs, ...blobs])) as ApplyReply;
-    if (reply[0] === 0) {
-      for (const state of states) {
-        state.committed();
-        cache.set(state.key, state);
-      }
-    }
+    if (reply[0] !== 0) forget(states.map((state) => state.key));
+    else for (const state of states) state.committed();
     return reply;
   }
 
