@@ -14,6 +14,8 @@ const config = parseConfig({
   instance: `detect-worker-${process.pid}`,
   redis: { url: env.BENCH_REDIS_URL },
   shutdownTimeout: '10s',
+  // BENCH_SERVED="0,2,4": the partitions this process serves (stages.partitions), as an operator pins them.
+  ...(env.BENCH_SERVED ? { stages: { partitions: env.BENCH_SERVED.split(',').map(Number) } } : {}),
 });
 const logger = createLogger(env.BENCH_LOG_LEVEL ?? 'warn', process.stderr);
 const runtime = await bootstrap(config, logger);
