@@ -23,7 +23,7 @@ import { encodeFiredRecord, type FiredRecord } from '../../src/model/trigger-mes
 import { startRedis } from '../../test/support/redis-server.js';
 import { round, sleep, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { seededRandom } from '../support/hits.js';
-import { cpuSeconds, spawnTracked, type Tracked } from '../support/processes.js';
+import { cpuSeconds, reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
 import { fmt, infoField, waitForAofIdle } from '../support/redis-info.js';
 
 const SCENARIO = 'campaign';
@@ -375,7 +375,7 @@ function startWorker(env: Env, spec: CaseSpec, caseId: string): Tracked {
     ...(spec.profileCacheMax ? { BENCH_PROFILE_CACHE_MAX: String(spec.profileCacheMax) } : {}),
     ...(spec.resourceCacheMax ? { BENCH_RESOURCE_CACHE_MAX: String(spec.resourceCacheMax) } : {}),
   };
-  return spawnTracked(process.execPath, [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), '--import', 'tsx', WORKER], {
+  return spawnTracked(process.execPath, [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...reboundNodeFlags, '--import', 'tsx', WORKER], {
     cwd: REPO,
     env: { ...process.env, ...cacheEnv, BENCH_PREFIX: env.keys.prefix, BENCH_REDIS_URL: env.url, BENCH_PARTITIONS: String(PARTITIONS) },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -493,7 +493,7 @@ export const campaignScenario: Scenario = {
     'reconciliation by userId, catalog enrichment of every item, the visitor re-read (converted), suppression check, Handlebars rendering (cart listing, money by locale, tracked and unsubscribe links) and the commit script.',
     'Each case starts a fresh worker, warms its caches with a drained warm-up backlog, then times from the first append of the measured backlog until all of it is in the outbox.',
     "Hit ratios are the worker's `rebound_cache_requests_total` over the measured window. Batch latency: per batch, the Redis time of its commit (the outbox entry id) minus the record's `receivedAt` (when the worker read the batch);",
-    'with 8 batches in flight while draining, it is about 8 times the processing time of one batch. `histogramP99Ms` is the bucket of `rebound_stage_seconds` holding the p99: it also counts what follows the commit (per message a ZADD and PEXPIRE of the profile\'s message index, then the runtime\'s own commit call).',
+    'with 8 batches in flight while draining, it is about 8 times the processing time of one batch. `histogramP99Ms` is the bucket of `rebound_stage_seconds` holding the p99: it also counts what follows the commit (the profiles\' message indexes, one script call per batch on this single node).',
     `The paced row (same worker, caches warm) appends ${PACED_LOAD * 100} % of the drain rate for ${PACED_SECONDS} s, each message fired as it is appended: \`firedToOutbox…\` is the outbox entry's Redis time minus its \`firedAt\`, per message.`,
     '`workerCpu`, `redisCpu`: cores busy during the measured window; `workerCpuUsPerMessage`: CPU µs of the worker per message.',
     'Scale down for quick runs with BENCH_CAMPAIGN_PROFILES, BENCH_CAMPAIGN_PRODUCTS, BENCH_CAMPAIGN_MESSAGES.',

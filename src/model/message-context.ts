@@ -56,6 +56,20 @@ function plain<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
 
+/**
+ * Unsubscribe links per signer, profile object and channel: the same inputs always sign to the
+ * same link, and a profile object (the datamart cache's, while it is cached) keeps its links.
+ */
+const unsubscribeLinks = new WeakMap<LinkSigner, WeakMap<Profile, Record<string, string>>>();
+
+function unsubscribeLink(links: LinkSigner, profile: Profile, channel: string): string {
+  let byProfile = unsubscribeLinks.get(links);
+  if (byProfile === undefined) unsubscribeLinks.set(links, (byProfile = new WeakMap()));
+  let byChannel = byProfile.get(profile);
+  if (byChannel === undefined) byProfile.set(profile, (byChannel = Object.create(null) as Record<string, string>));
+  return (byChannel[channel] ??= `${links.publicUrl.replace(/\/$/, '')}/u/${signToken({ p: profile.id, c: channel }, links.secret)}`);
+}
+
 export function buildContext(record: FiredRecord, event: Pick<EventDefinition, 'id' | 'channel'>, profile: Profile | undefined, links?: LinkSigner): MessageContext {
   const dims = plain<string | number | boolean>();
   const summary = plain<Array<string | number | boolean>>();
@@ -79,7 +93,7 @@ export function buildContext(record: FiredRecord, event: Pick<EventDefinition, '
   };
   if (profile !== undefined) {
     context.profile = profile;
-    if (links !== undefined) context.links.unsubscribe = `${links.publicUrl.replace(/\/$/, '')}/u/${signToken({ p: profile.id, c: event.channel }, links.secret)}`;
+    if (links !== undefined) context.links.unsubscribe = unsubscribeLink(links, profile, event.channel);
   }
   return context;
 }

@@ -84,10 +84,10 @@ export class ProfileStore {
     return readProfile(await this.#redis.get(this.#keys.profile(id)));
   }
 
-  /** Profiles by id in one round trip (GETs issued together are auto-pipelined); missing ids are absent. */
+  /** Profiles by id in one round trip (one MGET on a single node, GETs auto-pipelined on a cluster); missing ids are absent. */
   async getMany(ids: readonly string[]): Promise<Map<string, Profile>> {
     const unique = [...new Set(ids)];
-    const texts = await Promise.all(unique.map((id) => this.#redis.get(this.#keys.profile(id))));
+    const texts = await this.#redis.mget(unique.map((id) => this.#keys.profile(id)));
     const found = new Map<string, Profile>();
     unique.forEach((id, i) => {
       const profile = readProfile(texts[i] ?? null);

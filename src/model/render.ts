@@ -122,13 +122,17 @@ function listing(this: unknown, list: unknown, options: HelperOptions): string {
   const items = Array.isArray(list) ? list.slice(first, first + max) : [];
   if (items.length === 0) return options.inverse(this);
   const total = (list as unknown[]).length;
-  return items
-    .map((item, index) => {
-      const data = Handlebars.createFrame(options.data) as Record<string, unknown>;
-      Object.assign(data, { index, first: index === 0, last: index === items.length - 1, total, more: total - first - items.length });
-      return options.fn(item, { data });
-    })
-    .join('');
+  let out = '';
+  for (let index = 0; index < items.length; index++) {
+    const data = Handlebars.createFrame(options.data) as Record<string, unknown>;
+    data.index = index;
+    data.first = index === 0;
+    data.last = index === items.length - 1;
+    data.total = total;
+    data.more = total - first - items.length;
+    out += options.fn(items[index], { data });
+  }
+  return out;
 }
 
 const helpers: Record<string, Handlebars.HelperDelegate> = {
@@ -153,13 +157,49 @@ const env = Handlebars.create();
 for (const [name, helper] of Object.entries(helpers)) env.registerHelper(name, helper);
 const knownHelpers = Object.fromEntries(Object.keys(helpers).map((name) => [name, true]));
 
+/** The compiler stages of a Handlebars environment that `compile` chains (not in its type declarations). */
+interface CompilerStages {
+  parse(input: string, options: object): unknown;
+  Compiler: new () => { compile(ast: unknown, options: object): unknown };
+  JavaScriptCompiler: new () => { compile(environment: unknown, options: object, context: undefined, asObject: true): unknown };
+  template(spec: unknown): Delegate & { _setup?: (options: object) => void };
+}
+
+/**
+ * `env.compile` without its per-call setup: a Handlebars template rebuilds its merged helpers
+ * and prototype-access rules on every call, from options that are the same on every call here
+ * (runtimeOptions, no per-call helpers or partials), so after the first call they are kept.
+ * Compiled on first use like `env.compile` (a syntax error fails the render, not the load).
+ */
+function compileOnce(source: string, options: object): Delegate {
+  let template: Delegate | undefined;
+  return (context, runtime) => {
+    if (template === undefined) {
+      const stages = env as unknown as CompilerStages;
+      const settings = { ...options, data: true };
+      const built = stages.template(new stages.JavaScriptCompiler().compile(new stages.Compiler().compile(stages.parse(source, settings), settings), settings, undefined, true));
+      const setup = built._setup;
+      if (typeof setup === 'function') {
+        let done = false;
+        built._setup = (setupOptions) => {
+          if (done) return;
+          setup(setupOptions);
+          done = true;
+        };
+      }
+      template = built;
+    }
+    return template(context, runtime);
+  };
+}
+
 function compileContent(content: TemplateContent): CompiledContent {
   const compiled: CompiledContent = {};
   const options = { strict: false, knownHelpers, knownHelpersOnly: true } as const;
   // HTML escaping stays on for html; subject and text are plain text, where `&amp;` would be wrong.
-  if (content.html !== undefined) compiled.html = env.compile(content.html, options);
-  if (content.subject !== undefined) compiled.subject = env.compile(content.subject, { ...options, noEscape: true });
-  if (content.text !== undefined) compiled.text = env.compile(content.text, { ...options, noEscape: true });
+  if (content.html !== undefined) compiled.html = compileOnce(content.html, options);
+  if (content.subject !== undefined) compiled.subject = compileOnce(content.subject, { ...options, noEscape: true });
+  if (content.text !== undefined) compiled.text = compileOnce(content.text, { ...options, noEscape: true });
   return Object.freeze(compiled);
 }
 
@@ -169,12 +209,13 @@ const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"'
 export function htmlToText(html: string): string {
   return html
     .replace(/<(script|style|head)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, '')
-    .replace(/\s+/g, ' ') // line breaks in HTML source are spaces; block ends make the lines
+    // Runs of blanks become one space; the patterns skip what is one already (fewer new strings).
+    .replace(/\s\s+|[^\S ]/g, ' ') // line breaks in HTML source are spaces; block ends make the lines
     .replace(/<br\s*\/?>|<\/(p|div|li|tr|h[1-6]|table|ul|ol)\s*>/gi, '\n')
     .replace(/<[^>]*>/g, '')
     .replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]+);/gi, (whole, name: string) => decodeEntity(whole, name))
-    .replace(/[ \t\f\v\r\u00a0]+/g, ' ')
-    .replace(/ *\n */g, '\n')
+    .replace(/[ \t\f\v\r\u00a0]{2,}|[\t\f\v\r\u00a0]/g, ' ')
+    .replace(/ +\n *|\n +/g, '\n')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }

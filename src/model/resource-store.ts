@@ -72,7 +72,7 @@ export async function upsertRows(redis: RedisPort, keys: Keys, name: string, row
 /** Rows by key in one round trip; missing (or unreadable) rows are absent. */
 export async function getRows(redis: RedisPort, keys: Keys, name: string, rowKeys: readonly string[]): Promise<Map<string, ResourceRow>> {
   const unique = [...new Set(rowKeys)];
-  const texts = await Promise.all(unique.map((key) => redis.get(keys.resourceRow(name, key))));
+  const texts = await redis.mget(unique.map((key) => keys.resourceRow(name, key)));
   const found = new Map<string, ResourceRow>();
   unique.forEach((key, i) => {
     const row = readRow(texts[i] ?? null);

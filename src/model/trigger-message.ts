@@ -3,11 +3,12 @@
 // what every external interface shows; and the way back: Adobe's messages validated and turned
 // into the same record (POST /v1/triggers feeds real Adobe triggers to the campaign side).
 // (A longer file: both directions of one format stay together.)
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { decode, encodePlain } from '../core/codec.js';
 import { ReboundError } from '../core/errors.js';
 import { hitLimits, isSafeKey } from './hit.js';
+import { jsonObjectEntries } from './json-entries.js';
 
 export interface FiredRecord {
   triggerId: string;
@@ -41,37 +42,70 @@ export interface TriggerHeader {
 type RawCart = Record<string, { q: number; p?: number; n?: string; c?: string }>;
 const parseJson = <T>(text: string, empty: T): T => (text === '' ? empty : (JSON.parse(text) as T));
 
+/** Parsed trigger headers by their JSON text: one trigger version's records all carry the same one. */
+const headers = new Map<string, TriggerHeader>();
+const maxHeaders = 1024;
+
+function headerOf(text: string): TriggerHeader {
+  let head = headers.get(text);
+  if (head === undefined) {
+    head = JSON.parse(text) as TriggerHeader;
+    if (headers.size >= maxHeaders) headers.clear();
+    headers.set(text, head);
+  }
+  return head;
+}
+
+/** The cart as a list: the visit keeps the signed sum of adds and removes; the cart is what is left above zero. */
+function storedCart(text: string): FiredRecord['cart'] {
+  const cart: FiredRecord['cart'] = [];
+  if (text === '') return cart;
+  // Entries, not an object keyed by sku: see json-entries.ts.
+  for (const [sku, value] of jsonObjectEntries(text)) {
+    const item = value as RawCart[string];
+    if (!(item.q > 0)) continue;
+    const line: FiredRecord['cart'][number] = { sku, quantity: item.q };
+    if (item.p !== undefined) line.price = item.p;
+    if (item.n !== undefined) line.name = item.n;
+    if (item.c !== undefined) line.category = item.c;
+    cart.push(line);
+  }
+  return cart;
+}
+
+type RawRecord = [string, string, number, number, number, Array<[number, number]> | Record<string, never>, string, string, string, string, number, number?, number?];
+
 export function decodeFiredRecord(data: Buffer): FiredRecord {
-  const [header, visitorId, firedAt, firstHitTs, lastHitTs, path, meta, cart, aliases, type, , visitNumber, slot] = decode<
-    [string, string, number, number, number, Array<[number, number]> | Record<string, never>, string, string, string, string, number, number?, number?]
-  >(data);
-  const head = JSON.parse(header) as TriggerHeader;
-  return {
-    ...head,
-    visitorId,
-    firedAt,
-    firstHitTs,
-    lastHitTs,
-    // cmsgpack packs an empty Lua table as a map
-    path: Array.isArray(path) ? path.map(([container, ts]) => ({ container, ts })) : [],
-    metadata: parseJson(meta, {}),
-    // The visit keeps the signed sum of adds and removes; the cart is what is left above zero.
-    cart: Object.entries(parseJson<RawCart>(cart, {})).filter(([, item]) => item.q > 0).map(([sku, item]) => ({
-      sku,
-      quantity: item.q,
-      ...(item.p === undefined ? {} : { price: item.p }),
-      ...(item.n === undefined ? {} : { name: item.n }),
-      ...(item.c === undefined ? {} : { category: item.c }),
-    })),
-    aliases: parseJson(aliases, {}),
-    type,
-    ...(visitNumber === undefined || slot === undefined ? {} : { visit: { number: visitNumber, slot } }),
+  const raw = decode<RawRecord>(data);
+  const head = headerOf(raw[0]);
+  const rawPath = raw[5];
+  const path: FiredRecord['path'] = [];
+  // cmsgpack packs an empty Lua table as a map
+  if (Array.isArray(rawPath)) for (const [container, ts] of rawPath) path.push({ container, ts });
+  const record: FiredRecord = {
+    triggerId: head.triggerId,
+    triggerName: head.triggerName,
+    version: head.version,
+    source: head.source,
+    visitorId: raw[1],
+    firedAt: raw[2],
+    firstHitTs: raw[3],
+    lastHitTs: raw[4],
+    path,
+    metadata: parseJson(raw[6], {}),
+    cart: storedCart(raw[7]),
+    aliases: parseJson(raw[8], {}),
+    type: raw[9],
   };
+  const visitNumber = raw[11];
+  const slot = raw[12];
+  if (visitNumber !== undefined && slot !== undefined) record.visit = { number: visitNumber, slot };
+  return record;
 }
 
 /** A UUID derived from a name, so the same log entry always shows the same ids. */
 export function nameUuid(name: string): string {
-  const hex = createHash('sha1').update(name).digest('hex');
+  const hex = hash('sha1', name, 'hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
 }
 

@@ -49,6 +49,14 @@ describe.each(targets(inject('redisUrl'), inject('redisClusterSeeds')))('campaig
     expect(verifyToken(tracked![1]!, secret)).toEqual({ u: `https://shop.example.com/cart?v=${fired.visitorId}`, p: 'u-ada' });
     const stats = await shop.runtime.redis.hgetall(shop.runtime.keys.triggerStats(shop.runtime.keys.partitionOf(fired.visitorId), 'tid-cart'));
     expect(Number(stats['EVTcartEmail|received'])).toBeGreaterThanOrEqual(1);
+    // The profile's message index (what /admin/profiles/{id}/messages lists) has it, written just after the commit.
+    const member = `${shop.runtime.keys.partitionOf(fired.visitorId)}|${record.id}`;
+    let indexed: string[] = [];
+    for (let attempt = 0; attempt < 100 && !indexed.includes(member); attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      indexed = (await shop.runtime.redis.zrevrangeWithScores(shop.runtime.keys.profileMessages('u-ada'), 0, -1)).map((m) => m.member);
+    }
+    expect(indexed).toContain(member);
   });
 
   it('uses the profile language, and the same trigger message twice yields one message', async () => {

@@ -260,6 +260,13 @@ export class RedisPort {
     return this.#run(() => this.#client.get(key));
   }
 
+  /** Values of many keys in order (null where absent): one MGET on a single node, one GET per key on a cluster (keys of any slots). */
+  mget(keys: readonly string[]): Promise<Array<string | null>> {
+    if (keys.length === 0) return Promise.resolve([]);
+    const client = this.#client;
+    return this.#run(() => (client instanceof Cluster ? Promise.all(keys.map((key) => client.get(key))) : client.mget(...keys)));
+  }
+
   hgetall(key: string): Promise<Record<string, string>> {
     return this.#run(() => this.#client.hgetall(key));
   }

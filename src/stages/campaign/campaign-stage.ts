@@ -10,6 +10,7 @@ import { markEventSent } from '../../model/event-store.js';
 import { messagesTotal } from '../../model/message-metrics.js';
 import { decodeFiredRecord, nameUuid, type FiredRecord } from '../../model/trigger-message.js';
 import { acknowledged, fail, type ItemResult, type StageDefinition } from '../runtime/stage.js';
+import { coalesce, coalesceByName } from './coalesce.js';
 import { commitOutcomes, type CommitSpec, type Unit, type Written } from './commit.js';
 import { runJob, type Outcome, type PipelineDeps } from './pipeline.js';
 import { visitorSnapshots } from './visitor.js';
@@ -41,6 +42,14 @@ export async function runUnits(deps: CampaignDeps, partition: number, inputs: re
   const handled = routed.filter((r) => r.events.length > 0);
   const snapshots = await visitorSnapshots(deps.redis, deps.keys, partition, handled.map((r) => r.input.record));
   const visitors = new Map(handled.map((r, i) => [r.input, snapshots[i]!]));
+  // The batch's jobs read profiles and rows and check the suppression list together: one call
+  // (and one round trip for the cache misses) for all the jobs that reach a step at once.
+  const jobDeps: PipelineDeps = {
+    ...deps,
+    identity: { profiles: coalesce((ids) => deps.identity.profiles(ids)), lookup: (field, value, hashed) => deps.identity.lookup(field, value, hashed) },
+    resources: { getMany: coalesceByName((name, rowKeys) => deps.resources.getMany(name, rowKeys)) },
+    suppressed: coalesce((values) => deps.suppressed(values)),
+  };
   return Promise.all(
     routed.map(async ({ input, events }): Promise<Unit> => {
       const { record } = input;
@@ -54,7 +63,7 @@ export async function runUnits(deps: CampaignDeps, partition: number, inputs: re
       const jobs = await Promise.all(
         events.map(async (event): Promise<Written> => {
           const messageId = messageIdOf(event.id, record);
-          const outcome = await runJob({ messageId, event, record, fired: input.fired, receivedAt: input.receivedAt, waits: input.waits, visitor }, now, deps);
+          const outcome = await runJob({ messageId, event, record, fired: input.fired, receivedAt: input.receivedAt, waits: input.waits, visitor }, now, jobDeps);
           return { ...base, messageId, eventId: event.id, outcome };
         }),
       );
@@ -72,6 +81,7 @@ export async function afterCommit(deps: CampaignDeps, partition: number, units: 
   if (sentEvents === undefined) sentEventsOf.set(deps, (sentEvents = new Set()));
   let i = 0;
   const follow: Array<Promise<unknown>> = [];
+  const indexed: Array<{ key: string; score: number; member: string }> = [];
   for (const unit of units) {
     for (const job of unit.jobs) {
       if (!written[i++]) continue;
@@ -86,12 +96,24 @@ export async function afterCommit(deps: CampaignDeps, partition: number, units: 
         messagesTotal.inc({ event: job.eventId, channel, status: outcome.status, reason: outcome.reason ?? '' });
       }
       const profileId = outcome.fields.profileId;
-      if (typeof profileId === 'string') {
-        follow.push(deps.redis.zaddExpiring(deps.keys.profileMessages(profileId), job.receivedAt, `${partition}|${job.messageId}`, deps.retentionMs));
-      }
+      if (typeof profileId === 'string') indexed.push({ key: deps.keys.profileMessages(profileId), score: job.receivedAt, member: `${partition}|${job.messageId}` });
     }
   }
+  follow.push(indexMessages(deps, indexed));
   await Promise.all(follow);
+}
+
+/** Adds messages to their profiles' indexes: one script call for the batch on a single node, per index on a cluster (other slots). */
+async function indexMessages(deps: CampaignDeps, entries: ReadonlyArray<{ key: string; score: number; member: string }>): Promise<void> {
+  if (entries.length === 0) return;
+  const { redis, retentionMs } = deps;
+  if (redis.mode === 'cluster') {
+    await Promise.all(entries.map((e) => redis.zaddExpiring(e.key, e.score, e.member, retentionMs)));
+    return;
+  }
+  const args: Array<string | number> = [retentionMs];
+  for (const e of entries) args.push(e.score, e.member);
+  await redis.script('reboundProfileMessages', entries.map((e) => e.key), args);
 }
 
 export function campaignStage(deps: CampaignDeps): StageDefinition {

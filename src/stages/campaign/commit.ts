@@ -61,16 +61,19 @@ export async function commitOutcomes(spec: CommitSpec, input: { mode: 'stream' }
     }
     return index;
   };
-  const args: Array<string | number | Buffer> = [input.mode, spec.group, spec.retentionMs, units.length];
-  for (const unit of units) {
-    args.push(unit.gate, unit.jobs.length);
-    for (const job of unit.jobs) {
+  // Binary payloads go as arguments of their own (cmsgpack reads no binary type); the rest of
+  // the batch as one MessagePack argument.
+  const payloads: Buffer[] = [];
+  const payload = (bytes: Buffer): number => payloads.push(bytes) + 4;
+  const batch = units.map((unit) => [
+    unit.gate,
+    unit.jobs.map((job) => {
       const { eventId, outcome } = job;
       const status = outcome.kind === 'outbox' ? 'processing' : outcome.status;
       const reason = outcome.kind === 'outbox' ? '' : (outcome.reason ?? '');
-      const fields: Record<string, string | number> = { ...outcome.fields };
-      if (outcome.kind === 'final' && outcome.error !== undefined) fields.error = outcome.error;
-      args.push(
+      const fields = outcome.kind === 'final' && outcome.error !== undefined ? { ...outcome.fields, error: outcome.error } : outcome.fields;
+      // Positions as lua/campaign-commit.lua reads them (0 / '' = none).
+      const row: unknown[] = [
         key(keys.message(partition, job.messageId)),
         key(keys.triggerStats(partition, job.triggerId)),
         input.mode === 'stream' && eventId !== '-' ? key(keys.eventMessages(partition, eventId)) : 0,
@@ -79,21 +82,27 @@ export async function commitOutcomes(spec: CommitSpec, input: { mode: 'stream' }
         status,
         reason,
         job.receivedAt,
-        encodePlain(fields),
-      );
-      if (outcome.kind === 'outbox') args.push(key(keys.stream(partition, outboxStream(outcome.message.channel))), encode(outcome.message));
-      else args.push(0, '');
-      if (outcome.kind === 'wait') {
+        fields,
+        0, 0, 0, 0, 0, '', 0,
+      ];
+      if (outcome.kind === 'outbox') {
+        row[9] = key(keys.stream(partition, outboxStream(outcome.message.channel)));
+        row[10] = payload(encode(outcome.message));
+      } else if (outcome.kind === 'wait') {
         const zset = outcome.status === 'paused' ? keys.campaignPaused(partition, eventId) : keys.campaignWaiting(partition);
         const stored: StoredJob = { eventId, fired: job.fired, receivedAt: job.receivedAt, waits: job.waits + (outcome.status === 'pending' ? 1 : 0) };
-        args.push(key(zset), outcome.until, 0, '', encode(stored));
-      } else if (outcome.kind === 'final' && outcome.reason === 'renderFailed') {
-        args.push(0, 0, key(keys.deadLetters(partition, 'fired')), outcome.error ?? 'render failed', job.fired);
-      } else {
-        args.push(0, 0, 0, '', '');
+        row[11] = key(zset);
+        row[12] = outcome.until;
+        row[15] = payload(encode(stored));
+      } else if (outcome.reason === 'renderFailed') {
+        row[13] = key(keys.deadLetters(partition, 'fired'));
+        row[14] = outcome.error ?? 'render failed';
+        row[15] = payload(job.fired);
       }
-    }
-  }
+      return row;
+    }),
+  ]);
+  const args: Array<string | number | Buffer> = [input.mode, spec.group, spec.retentionMs, encodePlain(batch), ...payloads];
   const flags = (await spec.redis.script('reboundCampaignCommit', scriptKeys, args)) as number[];
   return flags.map((flag) => Number(flag) === 1);
 }
