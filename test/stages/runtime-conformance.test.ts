@@ -62,6 +62,14 @@ describe.each(targets(inject('redisUrl'), inject('redisClusterSeeds')))('stage r
     expect(pending).toEqual([]);
   }, 120_000);
 
+  it('retries a batch whose shared state kept changing under it, whole: nothing dead-lettered, each entry once', async () => {
+    const { keys, redis } = await setUp(target, 1, { TEST_CONFLICTS: '4', TEST_MAX_DELIVERIES: '2', TEST_CLAIM_IDLE: '300ms', TEST_RECOVER_EVERY: '100ms' });
+    await writeEntries(redis, keys, 'in', 0, 500);
+    await waitFor('500 outputs', async () => (await streamLength(redis, keys, 'out')) >= 500, 60_000);
+    expect(expectExactlyOnce(await outputCounts(redis, keys, 'out'), 500)).toEqual([]);
+    for (const p of keys.allPartitions()) expect(await redis.xlen(keys.deadLetters(p, 'mid'))).toBe(0);
+  }, 90_000);
+
   it('drains on SIGTERM: in-flight batches are committed and the worker exits 0', async () => {
     const { keys, redis, workers } = await setUp(target, 1, { TEST_SLOW_MS: '300' });
     await writeEntries(redis, keys, 'in', 0, 5_000);

@@ -17,6 +17,9 @@ import { commitBatch, deadLetter, errorText, type CommitTarget, type Failure, ty
 import { fail, type ItemResult, type StageDefinition, type StageItem } from './stage.js';
 import { stageMetrics, type StageMetrics } from './stage-metrics.js';
 
+/** Errors after which the whole batch is tried again later: nothing is wrong with its entries. */
+const retriedWhole = new Set(['REDIS_UNAVAILABLE', 'DETECT_STATE_CONFLICT']);
+
 export interface RunnerSettings {
   batchSize: number;
   batchBytes: number;
@@ -259,8 +262,10 @@ export class StageRunner<T = unknown> {
 
   /**
    * The stage's results; undefined when stopping meanwhile. A batch that throws because Redis
-   * is unavailable is retried whole; one that throws for any other reason is split into single
-   * items, so that one poison entry fails alone and the rest of its batch goes on.
+   * is unavailable, or because its state kept changing under it (another process writing the
+   * same keys), is retried whole with backoff and never counts as a failed delivery; one that
+   * throws for any other reason is split into single items, so that one poison entry fails
+   * alone and the rest of its batch goes on.
    */
   async #process(items: StageItem<T>[], partition: number): Promise<ItemResult[] | undefined> {
     return this.#withRedis(async () => {
@@ -270,7 +275,7 @@ export class StageRunner<T = unknown> {
         return results;
       } catch (err) {
         const error = asReboundError(err);
-        if (error.code === 'REDIS_UNAVAILABLE') throw error;
+        if (retriedWhole.has(error.code)) throw error;
         if (items.length === 1) return [fail(error)];
         const results: ItemResult[] = [];
         for (const item of items) results.push(...((await this.#process([item], partition)) ?? [fail(error)]));
