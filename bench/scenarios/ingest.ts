@@ -5,7 +5,8 @@
 // Baselines in the same run: redis-benchmark XADD of one hit's size, and a hand-written
 // node:http + ioredis server doing one XADD per hit, loaded with the same requests. After every
 // case the streams are read back: every acknowledged hit must be there.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,13 +21,14 @@ import { fmt, infoField, waitForAofIdle } from '../support/redis-info.js';
 import { round, sleep, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { HitFactory } from '../support/hits.js';
 import { PARTITIONS, buildBodies, type BodyKind, type LoadResult, type LoadSpec } from '../support/ingest-load.js';
-import { spawnTracked, type Tracked } from '../support/processes.js';
+import { reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
 import { reapWithHarness } from '../support/reaper.js';
 import { xaddBaseline, type XaddBaseline } from '../support/redis-benchmark.js';
 
 const SCENARIO = 'ingest';
 const WARMUP_MS = 2_000;
-const DURATION_MS = 10_000;
+/** BENCH_INGEST_SECONDS: a shorter (or longer) measured window while iterating; 10 s by default. */
+const DURATION_MS = Number(process.env.BENCH_INGEST_SECONDS ?? 10) * 1000;
 const PACED_LOAD = 0.8;
 const XADD_REQUESTS = 200_000;
 const TARGET_NATIVE = 250_000;
@@ -56,6 +58,8 @@ interface CaseDef {
   window: number;
   poolSize: number;
   ratePerSec?: number;
+  /** Ingest processes sharing one port (SO_REUSEPORT), as on a 2-core box; 1 by default. */
+  processes?: number;
 }
 
 const cases = {
@@ -65,6 +69,9 @@ const cases = {
   batch: { id: 'segment-batch', label: 'Segment /v1/batch', server: 'rebound', transport: 'http', path: '/v1/batch', body: 'segment-batch', hitsPerRequest: 100, connections: 32, window: 1, poolSize: 64 },
   track: { id: 'segment-track', label: 'Segment /v1/track', server: 'rebound', transport: 'http', path: '/v1/track', body: 'segment-track', hitsPerRequest: 1, connections: 64, window: 1, poolSize: 2048 },
   stream: { id: 'stream', label: 'WebSocket /v1/stream (JSON frames)', server: 'rebound', transport: 'ws', path: '/v1/stream', body: 'stream-json', hitsPerRequest: 100, connections: 8, window: 8, poolSize: 64 },
+  hitsJson2: { id: 'hits-json-2p', label: '/v1/hits JSON, 2 processes', server: 'rebound', transport: 'http', path: '/v1/hits', body: 'hits-json', hitsPerRequest: 100, connections: 32, window: 1, poolSize: 64, processes: 2 },
+  hitsMsgpack2: { id: 'hits-msgpack-2p', label: '/v1/hits MessagePack, 2 processes', server: 'rebound', transport: 'http', path: '/v1/hits', body: 'hits-msgpack', hitsPerRequest: 100, connections: 32, window: 1, poolSize: 64, processes: 2 },
+  batch2: { id: 'segment-batch-2p', label: 'Segment /v1/batch, 2 processes', server: 'rebound', transport: 'http', path: '/v1/batch', body: 'segment-batch', hitsPerRequest: 100, connections: 32, window: 1, poolSize: 64, processes: 2 },
 } satisfies Record<string, CaseDef>;
 
 interface Env {
@@ -111,9 +118,23 @@ function profileArgs(caseId: string): string[] {
   return ['--cpu-prof', '--cpu-prof-dir', dir];
 }
 
-/** `rebound start --roles ingest`, unchanged, in its own process; resolves with its port. */
-async function startIngest(env: Env, keys: Keys, caseId: string): Promise<{ proc: Tracked; port: number }> {
-  const proc = spawnTracked(process.execPath, [...profileArgs(caseId), '--import', 'tsx', '--import', GUARD, CLI, 'start', '--roles', 'ingest'], {
+/** A port free now on loopback, for processes that must all listen on the same one. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** `rebound start --roles ingest`, unchanged, in its own process; resolves with its port (`port` 0 = a free one). */
+async function startIngest(env: Env, keys: Keys, caseId: string, port = 0): Promise<{ proc: Tracked; port: number }> {
+  // BENCH_INGEST_NODE_ARGS: extra node options for the ingest processes while investigating (e.g. --trace-gc).
+  const extra = (process.env.BENCH_INGEST_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const proc = spawnTracked(process.execPath, [...profileArgs(caseId), ...reboundNodeFlags, ...extra, '--import', 'tsx', '--import', GUARD, CLI, 'start', '--roles', 'ingest'], {
     cwd: REPO,
     env: {
       ...process.env,
@@ -121,7 +142,7 @@ async function startIngest(env: Env, keys: Keys, caseId: string): Promise<{ proc
       REBOUND_PREFIX: keys.prefix,
       REBOUND_DATA_DIR: env.dataDir,
       REBOUND_INGEST_HOST: '127.0.0.1',
-      REBOUND_INGEST_PORT: '0',
+      REBOUND_INGEST_PORT: String(port),
       REBOUND_METRICS_HOST: '127.0.0.1',
       REBOUND_METRICS_PORT: '0',
       REBOUND_LOG_LEVEL: 'info',
@@ -130,9 +151,27 @@ async function startIngest(env: Env, keys: Keys, caseId: string): Promise<{ proc
   });
   await proc.waitFor('"msg":"ingest listening"', START_TIMEOUT_MS);
   const line = proc.output().split('\n').find((l) => l.includes('"msg":"ingest listening"')) ?? '';
-  const port = (JSON.parse(line) as { port?: number }).port;
-  if (typeof port !== 'number') throw new Error(`no port in the ingest's log line: ${line}`);
-  return { proc, port };
+  const listening = (JSON.parse(line) as { port?: number }).port;
+  if (typeof listening !== 'number') throw new Error(`no port in the ingest's log line: ${line}`);
+  return { proc, port: listening };
+}
+
+/** `def.processes` ingest processes on one port (SO_REUSEPORT: the kernel spreads the connections). */
+async function startIngests(env: Env, keys: Keys, def: CaseDef): Promise<{ procs: Tracked[]; port: number }> {
+  const count = def.processes ?? 1;
+  if (count === 1) {
+    const { proc, port } = await startIngest(env, keys, def.id);
+    return { procs: [proc], port };
+  }
+  const port = await freePort();
+  const procs: Tracked[] = [];
+  try {
+    for (let i = 0; i < count; i++) procs.push((await startIngest(env, keys, def.id, port)).proc);
+  } catch (err) {
+    for (const proc of procs) await proc.stop();
+    throw err;
+  }
+  return { procs, port };
 }
 
 async function startNaive(env: Env, stream: string): Promise<{ proc: Tracked; port: number }> {
@@ -209,25 +248,33 @@ async function aofCounters(env: Env): Promise<{ rewrites: number; delayedFsync: 
 
 async function stopServer(env: Env, def: CaseDef, proc: Tracked): Promise<void> {
   const code = await proc.stop();
+  // BENCH_INGEST_LOG=<dir>: the server's output (its log, and whatever BENCH_INGEST_NODE_ARGS made it print).
+  if (process.env.BENCH_INGEST_LOG) writeFileSync(join(process.env.BENCH_INGEST_LOG, `${def.id}-${proc.pid}.log`), proc.output());
   if (code !== 0) env.ctx.note(`${def.label}: the server (pid ${proc.pid}) exited with ${code}: ${proc.output().trim().split('\n').slice(-3).join(' / ')}`);
 }
 
 async function runCase(env: Env, def: CaseDef): Promise<Measured> {
   say(env, `${def.label}: starting`);
   const keys = await freshKeys(env, def.id);
-  let server: { proc: Tracked; port: number };
+  let server: { procs: Tracked[]; port: number };
   const naiveStream = `${keys.prefix}:naive:hits`;
   if (def.server === 'rebound') {
     await putSource(env.redis, keys, { kind: 'Source', id: SOURCE_ID, name: 'Shop (bench)', writeKeys: [WRITE_KEY] });
-    server = await startIngest(env, keys, def.id);
-  } else server = await startNaive(env, naiveStream);
+    server = await startIngests(env, keys, def);
+  } else {
+    const naive = await startNaive(env, naiveStream);
+    server = { procs: [naive.proc], port: naive.port };
+  }
   let load: LoadResult;
   const aofBefore = await aofCounters(env);
+  // The server processes are named ingest, ingest2, …: serverCpu adds them up.
+  const pids: Record<string, number> = { redis: env.server.pid };
+  server.procs.forEach((proc, i) => (pids[i === 0 ? 'ingest' : `ingest${i + 1}`] = proc.pid));
   try {
-    load = await generate(env, def, server.port, { ingest: server.proc.pid, redis: env.server.pid });
+    load = await generate(env, def, server.port, pids);
   } finally {
     // Stopped before the read-back (and so that a CPU profile is written): every acked hit is in Redis already.
-    await stopServer(env, def, server.proc);
+    for (const proc of server.procs) await stopServer(env, def, proc);
   }
   const aofAfter = await aofCounters(env);
   const average = loadavg()[0] ?? NaN;
@@ -238,17 +285,28 @@ async function runCase(env: Env, def: CaseDef): Promise<Measured> {
   return { def, load, streamHits, streamEntries, aofRewrites: aofAfter.rewrites - aofBefore.rewrites, aofDelayedFsync: aofAfter.delayedFsync - aofBefore.delayedFsync, loadAverage: average };
 }
 
+/** CPU seconds of all the server processes (ingest, ingest2, …); null when any is unknown. */
+function serverCpuSeconds(load: LoadResult): number | null {
+  let total = 0;
+  for (const [name, cpu] of Object.entries(load.cpuSeconds)) {
+    if (!/^ingest\d*$/.test(name)) continue;
+    if (cpu === null) return null;
+    total += cpu;
+  }
+  return total;
+}
+
 const per100k = (cpu: number | null | undefined, hits: number): number | null => (cpu === null || cpu === undefined || hits === 0 ? null : round((cpu / hits) * 100_000));
 const cores = (cpu: number | null | undefined, seconds: number): number | null => (cpu === null || cpu === undefined ? null : round(cpu / seconds));
 
-function caseRow(m: Measured, naiveHitsPerSec: number, xadd: XaddBaseline): ResultRow {
+function caseRow(m: Measured, naiveHitsPerSec: number | undefined, xadd: XaddBaseline | undefined): ResultRow {
   const { load, def } = m;
   const hitsPerSec = load.hits / load.seconds;
   const errorCount = Object.values(load.errors).reduce((a, b) => a + b, 0);
   return {
     scenario: SCENARIO,
     case: def.ratePerSec === undefined ? def.label : `${def.label} at ${PACED_LOAD * 100} % of the max (${fmt(def.ratePerSec)} requests/s)`,
-    server: def.server === 'rebound' ? 'rebound ingest' : 'naive',
+    server: def.server === 'naive' ? 'naive' : (def.processes ?? 1) > 1 ? `rebound ingest ×${def.processes}` : 'rebound ingest',
     hitsPerRequest: def.hitsPerRequest,
     connections: def.connections,
     inFlightPerConnection: def.window,
@@ -256,13 +314,13 @@ function caseRow(m: Measured, naiveHitsPerSec: number, xadd: XaddBaseline): Resu
     seconds: round(load.seconds),
     requestsPerSec: round(load.requests / load.seconds),
     hitsPerSec: round(hitsPerSec),
-    ratioToNaive: round(hitsPerSec / naiveHitsPerSec),
-    ratioToXadd: round(hitsPerSec / xadd.requestsPerSec),
+    ratioToNaive: naiveHitsPerSec === undefined ? null : round(hitsPerSec / naiveHitsPerSec),
+    ratioToXadd: xadd === undefined ? null : round(hitsPerSec / xadd.requestsPerSec),
     latencyP50Ms: round(load.latencyP50Ms),
     latencyP99Ms: round(load.latencyP99Ms),
     latencyMaxMs: round(load.latencyMaxMs),
-    serverCpu: cores(load.cpuSeconds.ingest, load.seconds),
-    serverCpuSecPer100kHits: per100k(load.cpuSeconds.ingest, load.hits),
+    serverCpu: cores(serverCpuSeconds(load), load.seconds),
+    serverCpuSecPer100kHits: per100k(serverCpuSeconds(load), load.hits),
     redisCpu: cores(load.cpuSeconds.redis, load.seconds),
     redisCpuSecPer100kHits: per100k(load.cpuSeconds.redis, load.hits),
     generatorCpu: cores(load.cpuSeconds.generator, load.seconds),
@@ -327,16 +385,47 @@ function bodySizes(): string {
   return [cases.hitsJson, cases.hitsMsgpack, cases.batch, cases.track, cases.stream].map((def) => mean(def)).join(', ');
 }
 
+/**
+ * BENCH_INGEST_CASES=<id,…> (ids of `cases`, e.g. hits-json,segment-batch; `<id>:<n>` paces the
+ * case at n requests/s): only those cases, without baselines or target notes, for profiling and
+ * iterating; the default runs everything.
+ */
+async function runSome(env: Env, ids: readonly string[]): Promise<ResultRow[]> {
+  const all: CaseDef[] = Object.values(cases);
+  const rows: ResultRow[] = [];
+  for (const item of ids) {
+    const [id, rate] = item.split(':');
+    const def = all.find((c) => c.id === id);
+    if (!def) throw new Error(`BENCH_INGEST_CASES: unknown case ${id}; known: ${all.map((c) => c.id).join(', ')}`);
+    rows.push(caseRow(await runCase(env, rate === undefined ? def : { ...def, id: `${def.id}-paced`, label: `${def.label}, paced`, ratePerSec: Number(rate) }), undefined, undefined));
+  }
+  env.ctx.note(`Partial run (BENCH_INGEST_CASES=${ids.join(',')}, ${DURATION_MS / 1000} s per case): no baselines, no targets.`);
+  return rows;
+}
+
+/** The paced (open-loop) run of `def` at 80 % of the maximum `max` measured just before. */
+function pacedDef(def: CaseDef, max: Measured, id: string): CaseDef {
+  return { ...def, id, label: `${def.label}, paced`, ratePerSec: Math.max(1, Math.round((max.load.requests / max.load.seconds) * PACED_LOAD)) };
+}
+
 async function runAll(env: Env): Promise<ResultRow[]> {
+  const only = (process.env.BENCH_INGEST_CASES ?? '').split(',').map((id) => id.trim()).filter((id) => id !== '');
+  if (only.length > 0) return runSome(env, only);
   const hitBytes = oneHitBytes();
   env.ctx.note(`Request bodies (mean): ${bodySizes()} (frame without its seq wrapper); one hit is ${hitBytes} B in MessagePack as stored.`);
   const firstXadd = await baseline(env, hitBytes);
   const naive = await runCase(env, cases.naive);
   // The paced run follows the maximum it is derived from, so that both see the same machine.
   const json = await runCase(env, cases.hitsJson);
-  const paced = await runCase(env, { ...cases.hitsJson, id: 'paced', label: '/v1/hits JSON, paced', ratePerSec: Math.max(1, Math.round((json.load.requests / json.load.seconds) * PACED_LOAD)) });
+  const paced = await runCase(env, pacedDef(cases.hitsJson, json, 'paced'));
   const measured: Measured[] = [json, paced];
   for (const def of [cases.hitsMsgpack, cases.batch, cases.track, cases.stream] as CaseDef[]) measured.push(await runCase(env, def));
+  // The same on 2 ingest processes sharing the port, as a 2-core box would run them.
+  const json2 = await runCase(env, cases.hitsJson2);
+  const paced2 = await runCase(env, pacedDef(cases.hitsJson2, json2, 'paced-2p'));
+  const msgpack2 = await runCase(env, cases.hitsMsgpack2);
+  const batch2 = await runCase(env, cases.batch2);
+  const twoProcesses = [json2, paced2, msgpack2, batch2];
   const lastXadd = await baseline(env, hitBytes);
   const xadd: XaddBaseline = {
     ...firstXadd,
@@ -347,20 +436,24 @@ async function runAll(env: Env): Promise<ResultRow[]> {
   env.ctx.note(`XADD baseline: \`${firstXadd.args}\` before and after the cases (${fmt(firstXadd.requestsPerSec)} then ${fmt(lastXadd.requestsPerSec)} requests/s); the row shows their mean.`);
 
   const naiveHitsPerSec = naive.load.hits / naive.load.seconds;
-  const rows = [xaddRow(xadd, naiveHitsPerSec), caseRow(naive, naiveHitsPerSec, xadd), ...measured.map((m) => caseRow(m, naiveHitsPerSec, xadd))];
+  const rows = [xaddRow(xadd, naiveHitsPerSec), caseRow(naive, naiveHitsPerSec, xadd), ...[...measured, ...twoProcesses].map((m) => caseRow(m, naiveHitsPerSec, xadd))];
 
   const rate = (m: Measured): number => m.load.hits / m.load.seconds;
-  for (const m of [json, measured[2] as Measured]) env.ctx.note(`Target ≥ ${fmt(TARGET_NATIVE)} hits/s through /v1/hits: ${m.def.label} ${fmt(rate(m))} hits/s, ${verdict(rate(m), TARGET_NATIVE, true)}.`);
-  const batch = measured[3] as Measured;
-  env.ctx.note(`Target ≥ ${fmt(TARGET_SEGMENT)} hits/s through Segment /v1/batch (batches of 100): ${fmt(rate(batch))} hits/s, ${verdict(rate(batch), TARGET_SEGMENT, true)}.`);
-  const pacedRate = rate(paced);
-  const belowTarget = pacedRate < PACED_LOAD * TARGET_NATIVE ? ` (that load, ${fmt(pacedRate)} hits/s, is below 80 % of the ${fmt(TARGET_NATIVE)} hits/s target since the maximum missed it)` : '';
-  const skipped = paced.load.skipped > 0 ? `, and ${fmt(paced.load.skipped)} requests due were never sent (the generator's queue was full): missed` : '';
-  env.ctx.note(`Target p99 ≤ ${TARGET_P99_MS} ms at ${PACED_LOAD * 100} % load: p99 ${round(paced.load.latencyP99Ms)} ms at ${fmt(pacedRate)} hits/s (${fmt(paced.def.ratePerSec ?? 0)} requests/s asked), ${verdict(paced.load.latencyP99Ms, TARGET_P99_MS, false)}${skipped}${belowTarget}.`);
-  const perHit = (m: Measured): number => (m.load.cpuSeconds.ingest ?? NaN) / m.load.hits;
+  for (const m of [json, measured[2] as Measured, json2, msgpack2]) env.ctx.note(`Target ≥ ${fmt(TARGET_NATIVE)} hits/s through /v1/hits: ${m.def.label} ${fmt(rate(m))} hits/s, ${verdict(rate(m), TARGET_NATIVE, true)}.`);
+  for (const batch of [measured[3] as Measured, batch2]) env.ctx.note(`Target ≥ ${fmt(TARGET_SEGMENT)} hits/s through Segment /v1/batch (batches of 100): ${batch.def.label} ${fmt(rate(batch))} hits/s, ${verdict(rate(batch), TARGET_SEGMENT, true)}.`);
+  for (const m of [paced, paced2]) {
+    const pacedRate = rate(m);
+    const belowTarget = pacedRate < PACED_LOAD * TARGET_NATIVE ? ` (that load, ${fmt(pacedRate)} hits/s, is below 80 % of the ${fmt(TARGET_NATIVE)} hits/s target since the maximum missed it)` : '';
+    const skipped = m.load.skipped > 0 ? `, and ${fmt(m.load.skipped)} requests due were never sent (the generator's queue was full): missed` : '';
+    env.ctx.note(`Target p99 ≤ ${TARGET_P99_MS} ms at ${PACED_LOAD * 100} % load: ${m.def.label}: p99 ${round(m.load.latencyP99Ms)} ms at ${fmt(pacedRate)} hits/s (${fmt(m.def.ratePerSec ?? 0)} requests/s asked), ${verdict(m.load.latencyP99Ms, TARGET_P99_MS, false)}${skipped}${belowTarget}.`);
+  }
+  const perHit = (m: Measured): number => (serverCpuSeconds(m.load) ?? NaN) / m.load.hits;
+  const pairs: Array<[Measured, Measured]> = [[json, json2], [measured[2] as Measured, msgpack2], [measured[3] as Measured, batch2]];
+  const scaling = pairs.map(([one, two]) => `${one.def.label} ${fmt(rate(two))} hits/s = ${round(rate(two) / rate(one))}× (CPU per hit ${round(perHit(two) / perHit(one))}×)`);
+  env.ctx.note(`Two processes vs one: ${scaling.join('; ')}.`);
   const perEntry = (m: Measured): number => m.streamHits / Math.max(1, m.streamEntries);
   env.ctx.note(`Paced vs maximum: the writer's entries carry ${round(perEntry(paced))} hits (vs ${round(perEntry(json))} at the maximum) and the server spends ${round(perHit(paced) / perHit(json))}× the CPU per hit, so 80 % of the maximum rate needs more than 80 % of its CPU.`);
-  const complete = [naive, ...measured].every((m) => m.streamHits >= m.load.ackedHits && m.load.unanswered === 0);
+  const complete = [naive, ...measured, ...twoProcesses].every((m) => m.streamHits >= m.load.ackedHits && m.load.unanswered === 0);
   env.ctx.note(complete ? 'Every acknowledged hit was read back from the streams in every case.' : 'Some acknowledged hits were NOT found in the streams: see `complete`.');
   return rows;
 }
@@ -369,8 +462,9 @@ export const ingestScenario: Scenario = {
   description: [
     'The ingest role as deployed (`rebound start --roles ingest`: one process, production settings of `config/rebound.yaml`)',
     'on its own redis-server (`appendonly yes`, `appendfsync everysec`), loaded over loopback by a separate',
-    'load-generator process (`bench/workers/load-generator.ts`: a node:http keep-alive agent with one request in flight',
-    'per connection, or `ws` sockets with a window of frames in flight). Each case: FLUSHALL, a fresh key prefix and a',
+    'load-generator process (`bench/workers/load-generator.ts`: keep-alive HTTP/1.1 connections on raw sockets with one',
+    'prebuilt request in flight per connection, or `ws` sockets with a window of frames in flight; the raw client spends',
+    'a fraction of the CPU node:http did, which on 2 cores went to the server). Each case: FLUSHALL, a fresh key prefix and a',
     `fresh ingest process, ${WARMUP_MS / 1000} s of warm-up, then ${DURATION_MS / 1000} s measured. Hits are cart adds from visitors of every partition.`,
     'Latencies are request round trips seen by the generator; in the paced run (open loop) they count from the moment',
     'each request was due, so a queue in front of the server shows. `serverCpu`, `redisCpu`, `generatorCpu`: cores busy',
@@ -381,11 +475,13 @@ export const ingestScenario: Scenario = {
     '`streamHits` (every entry read back and decoded): `complete`; `hitsPerEntry`: hits per stream entry (the writer',
     'appends one entry per partition per flush, 16 partitions). `aofRewrites` (a fork each) and `aofDelayedFsync`',
     '(writes held back by a slow disk) happened during the case. On 2 cores the generator competes with the server:',
-    'for single-message `/v1/track` it burns about as much CPU as the server does, so that row is a lower bound.',
+    'for single-message `/v1/track` it still burns about a third of what the server does, so that row is a lower bound.',
     '`loadAverage`: the 1-minute load at the end of the case; the case itself accounts for about 2 of it.',
+    'Cases "…, 2 processes": two ingest processes listening on one port (SO_REUSEPORT, the kernel spreads the 32',
+    'connections between them), as one would deploy ingest on a 2-core box; `serverCpu` adds both up.',
   ].join('\n'),
   columns: ['case', 'server', 'hitsPerRequest', 'connections', 'inFlightPerConnection', 'requests', 'seconds', 'requestsPerSec', 'hitsPerSec', 'ratioToNaive', 'ratioToXadd', 'latencyP50Ms', 'latencyP99Ms', 'latencyMaxMs', 'serverCpu', 'serverCpuSecPer100kHits', 'redisCpu', 'redisCpuSecPer100kHits', 'generatorCpu', 'errors', 'ackedHits', 'streamHits', 'hitsPerEntry', 'complete', 'aofRewrites', 'aofDelayedFsync', 'loadAverage'],
-  timeoutMs: 6 * 60_000,
+  timeoutMs: 10 * 60_000,
   async run(ctx) {
     const started = Date.now();
     ctx.progress(`[${SCENARIO}] starting redis-server`);

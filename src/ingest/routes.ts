@@ -33,11 +33,13 @@ const noContentReply: Reply = { status: 204 };
 
 /** Writes a request's hits; counts them by result. */
 export async function writeHits(deps: IngestDeps, source: string, hits: Hit[]): Promise<void> {
+  // Only the count outlives the await: the hits themselves are garbage once the writer has encoded them.
+  const count = hits.length;
   try {
     await deps.writer.write(hits);
-    countHits(source, 'written', hits.length);
+    countHits(source, 'written', count);
   } catch (err) {
-    countHits(source, 'failed', hits.length);
+    countHits(source, 'failed', count);
     throw isReboundError(err) ? err : new ReboundError('REDIS_UNAVAILABLE', 'append failed', { cause: err });
   }
 }

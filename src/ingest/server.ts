@@ -52,7 +52,7 @@ interface Pending {
   route: string;
 }
 
-const capturedHeaders = ['content-type', 'content-length', 'authorization', 'transfer-encoding', 'content-encoding', 'user-agent'];
+const capturedHeaders = ['content-type', 'content-length', 'authorization', 'transfer-encoding', 'content-encoding'];
 
 function capture(req: uWS.HttpRequest, paramCount: number, receivedAt: number): IngestRequest {
   const headers: Record<string, string> = {};

@@ -37,6 +37,36 @@ export function optionalNumber(value: unknown, field: string, index: number): nu
   return number;
 }
 
+/**
+ * Dotted dim names (`prefix.key`) are cached: the same few dozen names recur in every message, and
+ * a cached name is one string V8 has hashed and internalized already, where a fresh concatenation
+ * is built, hashed and looked up again for every dim of every hit (here and in the encoder). The
+ * cache is bounded in count and name length; other names (arbitrary client keys) are concatenated
+ * as before.
+ */
+const maxCachedNames = 20_000;
+const maxCachedNameLength = 128;
+let cachedNames = 0;
+const dottedNames = new Map<string, Map<string, string>>();
+
+export function dotted(prefix: string, key: string): string {
+  if (prefix.length + key.length >= maxCachedNameLength) return `${prefix}.${key}`;
+  let names = dottedNames.get(prefix);
+  if (names === undefined) {
+    if (cachedNames >= maxCachedNames) return `${prefix}.${key}`;
+    dottedNames.set(prefix, (names = new Map()));
+  }
+  let name = names.get(key);
+  if (name === undefined) {
+    if (cachedNames >= maxCachedNames) return `${prefix}.${key}`;
+    // A property key is internalized: the cache keeps that copy rather than the concatenation.
+    name = Object.keys({ [`${prefix}.${key}`]: 0 })[0] as string;
+    cachedNames++;
+    names.set(key, name);
+  }
+  return name;
+}
+
 /** Scalars of a nested value become `prefix.path` dims; objects deeper than maxDepth are refused. */
 export function flattenInto(dims: Record<string, DimValue>, prefix: string, value: unknown, index: number, depth = 0): void {
   if (typeof value === 'string') dims[prefix] = truncateBytes(value, hitLimits.textBytes);
@@ -46,10 +76,10 @@ export function flattenInto(dims: Record<string, DimValue>, prefix: string, valu
   else if (typeof value === 'object' && value !== null) {
     if (depth >= hitLimits.maxDepth) throw tooDeep(index);
     if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) flattenInto(dims, `${prefix}.${i}`, value[i], index, depth + 1);
+      for (let i = 0; i < value.length; i++) flattenInto(dims, dotted(prefix, String(i)), value[i], index, depth + 1);
     } else {
       for (const key in value) {
-        if (Object.hasOwn(value, key) && isSafeKey(key)) flattenInto(dims, `${prefix}.${key}`, (value as Record<string, unknown>)[key], index, depth + 1);
+        if (Object.hasOwn(value, key) && isSafeKey(key)) flattenInto(dims, dotted(prefix, key), (value as Record<string, unknown>)[key], index, depth + 1);
       }
     }
   }
@@ -107,9 +137,10 @@ function readDims(value: unknown, index: number): Record<string, DimValue> | und
   return out;
 }
 
-export function readProduct(value: unknown, index: number, at: string): Product {
+/** `sku`: the product's id when the caller found it elsewhere (a Segment event's own properties). */
+export function readProduct(value: unknown, index: number, at: string, sku: unknown = undefined): Product {
   if (!isRecord(value)) throw invalid(`${at} must be an object`, index);
-  const sku = value.sku ?? value.product_id ?? value.id;
+  sku ??= value.sku ?? value.product_id ?? value.id;
   if ((typeof sku !== 'string' && typeof sku !== 'number') || String(sku) === '') throw invalid(`${at}.sku is required`, index);
   const product: Product = { sku: truncateBytes(String(sku), hitLimits.idBytes) };
   const name = optionalText(value.name, `${at}.name`, index);
