@@ -17,6 +17,8 @@ export interface LinkDeps {
   keys: Keys;
   secret: string;
   profiles: ProfileStore;
+  /** The visitor state's time to live (detect.visitorTtl): a link on a visitor detect has not seen yet must expire too. */
+  visitorTtlMs: number;
 }
 
 interface ClickToken {
@@ -44,7 +46,7 @@ function click(deps: LinkDeps): HttpHandler {
     if (typeof token.u !== 'string' || !/^https?:\/\//i.test(token.u)) invalid();
     const visitor = visitorOf(request.query);
     if (visitor !== undefined && typeof token.p === 'string') {
-      await deps.redis.hset(deps.keys.visitor(deps.keys.partitionOf(visitor), visitor), visitorLinkField, token.p);
+      await deps.redis.hsetExpiring(deps.keys.visitor(deps.keys.partitionOf(visitor), visitor), visitorLinkField, token.p, deps.visitorTtlMs);
     }
     return { status: 302, headers: { location: token.u, 'cache-control': 'no-store' }, body: '' };
   };

@@ -44,7 +44,7 @@ export async function createIngest(runtime: Runtime): Promise<IngestHandle> {
   registerRoutes(server, deps);
   registerTriggers(server, { sources, redis, keys });
   const secret = await redis.setIfAbsent(keys.linkSecret(), randomBytes(32).toString('base64url'));
-  registerLinks(server, { redis, keys, secret, profiles: new ProfileStore(redis, keys, config.campaign.indexedFields) });
+  registerLinks(server, { redis, keys, secret, profiles: new ProfileStore(redis, keys, config.campaign.indexedFields), visitorTtlMs: config.detect.visitorTtl });
   registerStream(server, deps, { maxFrameBytes: settings.maxBodyBytes, maxConnectionInFlightBytes: settings.maxConnectionInFlightBytes, idleTimeoutMs: settings.idleTimeout });
   const port = await server.listen();
   logger.info({ host: settings.host, port }, 'ingest listening');

@@ -2,6 +2,7 @@
 // redirects and links the clicking visitor to the profile (later triggers of that visitor
 // reconcile through `visitorLink`); the List-Unsubscribe link opts the profile out, which the
 // campaign side sees at once; a tampered token changes nothing.
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createIngest } from '../../src/ingest/role.js';
 import type { OutboxMessage } from '../../src/model/message.js';
@@ -36,6 +37,13 @@ describe('tracked and unsubscribe links', () => {
     const response = await fetch(`${onIngest(tracked)}?mid=${visitorId}`, { redirect: 'manual' });
     expect(response.status).toBe(302);
     expect(response.headers.get('location')).toMatch(/^https:\/\/shop\.example\.com\/cart\?v=/);
+    // The link expires with the visitor's state, even for a visitor detect has not seen yet.
+    const { redis, keys, config } = shop.runtime;
+    const probe = new Redis(inject('redisUrl'));
+    const ttl = await probe.pttl(keys.visitor(keys.partitionOf(visitorId), visitorId));
+    probe.disconnect();
+    expect(ttl).toBeGreaterThan(config.detect.visitorTtl - 60_000);
+    expect(await redis.hget(keys.visitor(keys.partitionOf(visitorId), visitorId), 'link')).toBe('u-click');
     // The visitor, anonymous on this device, abandons a cart: reconciled through the click.
     const fired = await shop.fire({ visitorId, cart: [{ sku: 'SKU-2', quantity: 1 }] });
     expect(await shop.waitForRecord('EVTcartEmail', fired, decided)).toMatchObject({ status: 'processing', profileId: 'u-click' });

@@ -277,6 +277,13 @@ export class RedisPort {
     });
   }
 
+  /** HSET then PEXPIRE of the key (a field added to a hash that expires, such as a visitor's state). */
+  hsetExpiring(key: string, field: string, value: string, ttlMs: number): Promise<void> {
+    return this.#run(async () => {
+      await Promise.all([this.#client.hset(key, field, value), this.#client.pexpire(key, ttlMs)]);
+    });
+  }
+
   /** HSETNX: sets the field only when absent; resolves true when this call set it. */
   hsetnx(key: string, field: string, value: string): Promise<boolean> {
     return this.#run(async () => (await this.#client.hsetnx(key, field, value)) === 1);
