@@ -46,7 +46,7 @@ export interface PipelineResult {
   fireToSend: Summary;
   hitToSend: Summary;
   /** Rebound only: the hops of fire → send (see RecordTimings). */
-  hops?: { fireToCampaign: Summary; campaign: Summary; outboxToSend: Summary };
+  hops?: { fireToCampaign: Summary; campaign: Summary; outboxToSend: Summary; steadyFireToSend: Summary };
   /** Emails handed over per second, first to last. */
   messagesPerSec: number;
   /** CPU cores of each process over the case (load start → last email or give-up), and their CPU seconds. */
@@ -91,15 +91,24 @@ interface RecordTimings {
   fireToCampaign: number[];
   campaign: number[];
   outboxToSend: number[];
+  /** When each fire → send above was fired (to leave out the first seconds, processes still warming up). */
+  firedAt: number[];
   sent: number;
   toBuyers: number;
   firstHanded: number;
   lastHanded: number;
 }
 
+/** Fire → send of the messages fired at least WARM_UP_MS after the first: processes past their start (JIT, pools, caches). */
+export const WARM_UP_MS = 10_000;
+function steady(t: RecordTimings): number[] {
+  const first = Math.min(...t.firedAt);
+  return t.fireToSend.filter((_, i) => (t.firedAt[i] as number) - first >= WARM_UP_MS);
+}
+
 /** Every message record of the event (its per-partition index), read back: the hop timestamps of those sent. */
 async function readRecords(admin: Redis, keys: Keys, inactivityMs: number): Promise<RecordTimings> {
-  const t: RecordTimings = { hitToFire: [], fireToSend: [], hitToSend: [], fireToCampaign: [], campaign: [], outboxToSend: [], sent: 0, toBuyers: 0, firstHanded: Infinity, lastHanded: 0 };
+  const t: RecordTimings = { hitToFire: [], fireToSend: [], hitToSend: [], fireToCampaign: [], campaign: [], outboxToSend: [], firedAt: [], sent: 0, toBuyers: 0, firstHanded: Infinity, lastHanded: 0 };
   for (const p of keys.allPartitions()) {
     const ids = await admin.zrange(keys.eventMessages(p, EVENT_ID), 0, -1);
     for (let i = 0; i < ids.length; i += RECORDS_PER_ROUND) {
@@ -116,6 +125,7 @@ async function readRecords(admin: Redis, keys: Keys, inactivityMs: number): Prom
         if (visitorId?.startsWith('b-')) t.toBuyers++;
         t.hitToFire.push(firedAt - lastHitAt - inactivityMs);
         t.fireToSend.push(handedAt - firedAt);
+        t.firedAt.push(firedAt);
         t.hitToSend.push(handedAt - lastHitAt - inactivityMs);
         t.firstHanded = Math.min(t.firstHanded, handedAt);
         t.lastHanded = Math.max(t.lastHanded, handedAt);
@@ -164,7 +174,7 @@ export async function reboundCase(s: CaseSettings, xaddPayloadBytes: number, xad
         xadd,
         result: {
           load, sent: t.sent, toBuyers: t.toBuyers, hitToFire: summarise(t.hitToFire), fireToSend: summarise(t.fireToSend), hitToSend: summarise(t.hitToSend),
-          hops: { fireToCampaign: summarise(t.fireToCampaign), campaign: summarise(t.campaign), outboxToSend: summarise(t.outboxToSend) },
+          hops: { fireToCampaign: summarise(t.fireToCampaign), campaign: summarise(t.campaign), outboxToSend: summarise(t.outboxToSend), steadyFireToSend: summarise(steady(t)) },
           messagesPerSec: t.sent / Math.max(1, (t.lastHanded - t.firstHanded) / 1000), cores: each, cpuSeconds, seconds,
           redisBaseBytes, redisPeakBytes: memory.peak, notes,
         },
