@@ -102,7 +102,8 @@ interface RecordTimings {
 /** Fire → send of the messages fired at least WARM_UP_MS after the first: processes past their start (JIT, pools, caches). */
 export const WARM_UP_MS = 10_000;
 function steady(t: RecordTimings): number[] {
-  const first = Math.min(...t.firedAt);
+  let first = Infinity;
+  for (const at of t.firedAt) if (at < first) first = at;
   return t.fireToSend.filter((_, i) => (t.firedAt[i] as number) - first >= WARM_UP_MS);
 }
 

@@ -1,8 +1,9 @@
 // What the campaign side reads of a visitor's detect state (SPEC §6.2, §6.4): the ids the visitor
 // declared since the trigger fired (identify / alias / cid.* hits), the profile a click linked it
-// to, and whether the visit has since satisfied the trigger's exclude (`converted`). Field names
-// are detect's (lua/detect-apply.lua): `ids` JSON, per-visit fields prefixed by the visit's
-// parity and the trigger's slot; `link` (model/visitor-link.ts) is written by the click redirect.
+// to, and whether the visit has since satisfied the trigger's exclude (`converted`). The fields
+// are copies detect keeps beside its state (stages/detect/visitor-state.ts): `ids` JSON, `vn`,
+// and per trigger the visit's excluded hit, named by the visit's parity and the trigger's slot;
+// `link` (model/visitor-link.ts) is written by the click redirect.
 // A batch is read in one script call (lua/visitors-read.lua).
 import type { RedisPort } from '../../core/redis/client.js';
 import type { Keys } from '../../core/redis/keys.js';

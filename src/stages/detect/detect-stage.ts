@@ -19,7 +19,7 @@ import { VisitorState, type LoadedVisitor, type TimerArms } from './visitor-stat
 
 export const detectGroup = 'detect';
 
-/** Reads and applications of one batch before it gives up (the runtime retries it later). */
+/** Reads and applications of one batch before it gives up (the runtime then retries the batch whole, with backoff). */
 const MAX_ATTEMPTS = 8;
 
 export interface DetectStageSettings {

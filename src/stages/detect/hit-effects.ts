@@ -21,7 +21,7 @@ export type Metadata = Record<string, DimValue[]>;
 
 export interface MatchEffect {
   slot: number;
-  /** Abandonment and sessionEnd timers move with every hit of the visit; the others are set once. */
+  /** Abandonment and sessionEnd: one timer per visit, moved to the last hit + the delay when it comes due; the others fire once, `delayMs` after their hit. */
   rearmed: boolean;
   delayMs: number;
   /** Include containers satisfied by the hit (ascending). */

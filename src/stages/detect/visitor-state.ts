@@ -13,9 +13,9 @@
 // The state is positional (plain MessagePack arrays pack about 3× faster than objects, and
 // Lua reads them as easily): [vn, dd (recent hit hashes, 8 hex characters each, last 32), visit
 // of odd number, visit of even number] (0 for none). A visit: [s/l first/last received, f/t
-// first/last hit time, h hits, bot 0|1, armed re-armed timers [slot, delay, …], cart [[sku, q,
-// price|false, name|false, category|false], …], counts [metric, n, …], triggers [slot, trigger
-// visit, …]]; a trigger visit: [include [container, earliest hit that satisfied it, …], earliest
+// first/last hit time, h hits, bot 0|1, armed abandonment and session-end timers [slot, delay,
+// …], cart [[sku, q, price|false, name|false, category|false], …], counts [metric, n, …],
+// triggers [slot, trigger visit, …]]; a trigger visit: [include [container, earliest hit that satisfied it, …], earliest
 // excluded hit (0 for none), metadata [name, [values], …], fired (0, or when lua/detect-fire.lua
 // fired it)]. Absent values are 0 and lists are never holes, so Lua re-packs the same shape.
 // A new visit replaces the visit before the last, so timers of the visit that just ended can

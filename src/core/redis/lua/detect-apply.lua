@@ -36,18 +36,16 @@ for i, w in ipairs(writes) do
   redis.call('PEXPIRE', key, ARGV[3])
 end
 
--- {member, due, …} as ZADD's score/member pairs, 200 members per call.
-local function arm(flag, list)
-  for i = 1, #list, 400 do
-    local args = {}
-    for j = i, math.min(#list, i + 399), 2 do
-      args[#args + 1] = list[j + 1]
-      args[#args + 1] = list[j]
-    end
-    redis.call('ZADD', KEYS[2], flag, unpack(args))
+-- The timers {member, due, …}, as ZADD NX score/member pairs, 200 members per call.
+local arms = plan[3]
+for i = 1, #arms, 400 do
+  local args = {}
+  for j = i, math.min(#arms, i + 399), 2 do
+    args[#args + 1] = arms[j + 1]
+    args[#args + 1] = arms[j]
   end
+  redis.call('ZADD', KEYS[2], 'NX', unpack(args))
 end
-arm('NX', plan[3])
 
 if #entries > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(entries)) end
 return { 0 }
