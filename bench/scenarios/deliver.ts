@@ -18,7 +18,7 @@ import { outboxStream, type ChannelName, type OutboxMessage } from '../../src/mo
 import { freePort, startRedis, type RedisProcess } from '../../test/support/redis-server.js';
 import { round, sleep, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { percentile } from '../support/ingest-load.js';
-import { cpuSeconds, spawnTracked, type Tracked } from '../support/processes.js';
+import { cpuProfileArgs, cpuSeconds, reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
 import { fmt, infoField, waitForAofIdle } from '../support/redis-info.js';
 
 const SCENARIO = 'deliver';
@@ -146,8 +146,8 @@ async function preload(env: Env, keys: Keys, channel: ChannelName, count: number
   }
 }
 
-function startWorker(env: Env, keys: Keys | undefined, extra: Record<string, string>): Tracked {
-  return spawnTracked(process.execPath, ['--import', 'tsx', WORKER], {
+function startWorker(env: Env, keys: Keys | undefined, extra: Record<string, string>, label: string): Tracked {
+  return spawnTracked(process.execPath, [...cpuProfileArgs(label), ...reboundNodeFlags, '--import', 'tsx', WORKER], {
     cwd: REPO,
     env: {
       ...process.env,
@@ -182,7 +182,7 @@ async function waitAccepted(env: Env, total: number, label: string, deadline: nu
 
 async function drain(env: Env, label: string, channel: ChannelName, count: number, connections: number): Promise<ResultRow> {
   const keys = await freshKeys(env, `${channel}${connections}`);
-  const worker = startWorker(env, keys, channel === 'email' ? { BENCH_SMTP_URL: env.sinks.smtpUrl, BENCH_SMTP_CONNECTIONS: String(connections) } : { BENCH_SMPP_URL: env.sinks.smppUrl });
+  const worker = startWorker(env, keys, channel === 'email' ? { BENCH_SMTP_URL: env.sinks.smtpUrl, BENCH_SMTP_CONNECTIONS: String(connections) } : { BENCH_SMPP_URL: env.sinks.smppUrl }, label);
   try {
     await preload(env, keys, channel, count, label);
     await worker.waitFor('ready', 30_000);
@@ -219,7 +219,7 @@ async function drain(env: Env, label: string, channel: ChannelName, count: numbe
 
 async function channelBaseline(env: Env, count: number, connections: number): Promise<ResultRow> {
   const label = `SMTP channel alone, no Redis (baseline), ${connections} connections`;
-  const worker = startWorker(env, undefined, { BENCH_DELIVER_MODE: 'channel', BENCH_SMTP_URL: env.sinks.smtpUrl, BENCH_SMTP_CONNECTIONS: String(connections), BENCH_COUNT: String(count), BENCH_MESSAGE: JSON.stringify(email('x', Date.now())) });
+  const worker = startWorker(env, undefined, { BENCH_DELIVER_MODE: 'channel', BENCH_SMTP_URL: env.sinks.smtpUrl, BENCH_SMTP_CONNECTIONS: String(connections), BENCH_COUNT: String(count), BENCH_MESSAGE: JSON.stringify(email('x', Date.now())) }, label);
   try {
     await worker.waitFor('ready', 30_000);
     env.sinks.accepted = 0;
@@ -251,7 +251,7 @@ async function channelBaseline(env: Env, count: number, connections: number): Pr
 async function paced(env: Env, rate: number, connections: number): Promise<ResultRow> {
   const label = `email, ${connections} connections, paced at ${fmt(rate)}/s`;
   const keys = await freshKeys(env, 'paced');
-  const worker = startWorker(env, keys, { BENCH_SMTP_URL: env.sinks.smtpUrl, BENCH_SMTP_CONNECTIONS: String(connections) });
+  const worker = startWorker(env, keys, { BENCH_SMTP_URL: env.sinks.smtpUrl, BENCH_SMTP_CONNECTIONS: String(connections) }, label);
   const appendedAt = new Map<string, number>();
   const total = Math.round(rate * PACED_SECONDS);
   try {

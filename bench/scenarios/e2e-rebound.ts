@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
+import { cpuProfileArgs, reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const GUARD = fileURLToPath(new URL('../workers/parent-guard.ts', import.meta.url));
@@ -63,7 +63,7 @@ export function writeConfig(setup: ReboundSetup): string {
 export async function startRoles(configFile: string, roles: readonly string[]): Promise<RoleProcess[]> {
   const started = roles.map((role): RoleProcess => ({
     role,
-    proc: spawnTracked(process.execPath, [...reboundNodeFlags, '--import', 'tsx', '--import', GUARD, CLI, 'start', '--roles', role, '--config', configFile], {
+    proc: spawnTracked(process.execPath, [...cpuProfileArgs(role), ...reboundNodeFlags, '--import', 'tsx', '--import', GUARD, CLI, 'start', '--roles', role, '--config', configFile], {
       cwd: REPO,
       env: ownEnv(),
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -29,6 +29,8 @@ const CASE_TIMEOUT_MS = 90_000;
 const PACED_SECONDS = 5;
 /** The paced run's rate, as a share of the 1-worker throughput just measured. */
 const PACED_LOAD = 0.5;
+/** Light paced runs (single-hit entries per second), with the default linger and with none. */
+const LIGHT_RATES = [400, 2_000];
 const POLL_MS = 20;
 /** Bytes per preload round trip: big enough to pipeline well, small enough to stay smooth. */
 const PRELOAD_CHUNK_BYTES = 4e6;
@@ -97,7 +99,7 @@ async function freshKeys(env: Env, caseId: string): Promise<Keys> {
   return new Keys(`bench-${caseId}-${Date.now().toString(36)}`, PARTITIONS);
 }
 
-function startWorkers(env: Env, keys: Keys, count: number, caseId: string, mode: HopMode): Tracked[] {
+function startWorkers(env: Env, keys: Keys, count: number, caseId: string, mode: HopMode, extraEnv: Record<string, string> = {}): Tracked[] {
   // BENCH_CPU_PROF=<dir>: each worker writes a V8 CPU profile under <dir>/<case>/ when it exits.
   const profileRoot = process.env.BENCH_CPU_PROF;
   const profileDir = profileRoot ? join(profileRoot, caseId) : undefined;
@@ -106,7 +108,7 @@ function startWorkers(env: Env, keys: Keys, count: number, caseId: string, mode:
   return Array.from({ length: count }, () =>
     spawnTracked(process.execPath, [...nodeArgs, '--import', 'tsx', WORKER], {
       cwd: REPO,
-      env: { ...process.env, BENCH_PREFIX: keys.prefix, BENCH_REDIS_URL: env.server.url, BENCH_PARTITIONS: String(PARTITIONS), BENCH_HOP_MODE: mode },
+      env: { ...process.env, BENCH_PREFIX: keys.prefix, BENCH_REDIS_URL: env.server.url, BENCH_PARTITIONS: String(PARTITIONS), BENCH_HOP_MODE: mode, ...extraEnv },
       stdio: ['pipe', 'pipe', 'pipe'],
     }),
   );
@@ -244,14 +246,15 @@ const idMs = (id: string): number => Number(id.slice(0, id.indexOf('-')));
  * partition's outputs keep the order of its inputs (one batch per partition in flight), so the
  * k-th output of a partition belongs to its k-th input; a sample is checked by content.
  */
-async function paced(env: Env, payloads: Payloads, entriesPerSec: number): Promise<ResultRow> {
-  const label = `hop, ${payloads.hitsPerEntry}-hit entries, 1 worker, paced`;
+async function paced(env: Env, payloads: Payloads, entriesPerSec: number, linger?: string): Promise<ResultRow> {
+  const label = `hop, ${payloads.hitsPerEntry}-hit entries, 1 worker, paced at ${fmt(entriesPerSec)}/s${linger === undefined ? '' : `, linger ${linger}`}`;
   const keys = await freshKeys(env, 'paced');
   const total = Math.min(payloads.entries.length, Math.max(1, Math.round(entriesPerSec * PACED_SECONDS)));
-  const [worker] = startWorkers(env, keys, 1, 'paced', 'recode');
+  const [worker] = startWorkers(env, keys, 1, `paced-${payloads.hitsPerEntry}x${entriesPerSec}${linger ?? ''}`, 'recode', linger === undefined ? {} : { BENCH_LINGER: linger });
   const sent: string[][] = keys.allPartitions().map(() => []);
   const sentPayload: Buffer[][] = keys.allPartitions().map(() => []);
   let redisCpu = 0;
+  let workerCpu: number | null = null;
   let seconds = 0;
   try {
     await worker!.waitFor('ready', 30_000);
@@ -259,6 +262,7 @@ async function paced(env: Env, payloads: Payloads, entriesPerSec: number): Promi
     worker!.child.stdin?.write('go\n');
     await worker!.waitFor('started', 30_000);
     const cpuBefore = (await redisCounters(env.admin)).cpu;
+    const workerCpuBefore = cpuSeconds(worker!.pid);
     const t0 = performance.now();
     let next = 0;
     while (next < total) {
@@ -280,6 +284,8 @@ async function paced(env: Env, payloads: Payloads, entriesPerSec: number): Promi
     while ((await outCount(env, keys)) < total && Date.now() < deadline) await sleep(POLL_MS);
     seconds = (performance.now() - t0) / 1000;
     redisCpu = ((await redisCounters(env.admin)).cpu - cpuBefore) / seconds;
+    const workerCpuAfter = cpuSeconds(worker!.pid);
+    if (workerCpuBefore !== null && workerCpuAfter !== null) workerCpu = (workerCpuAfter - workerCpuBefore) / seconds;
   } finally {
     await stopWorkers(env, worker ? [worker] : []);
   }
@@ -314,6 +320,8 @@ async function paced(env: Env, payloads: Payloads, entriesPerSec: number): Promi
     latencyP50Ms: percentile(latencies, 50),
     latencyP99Ms: percentile(latencies, 99),
     redisCpu: round(redisCpu),
+    workersCpu: workerCpu === null ? null : round(workerCpu),
+    workerCpuUsPerEntry: workerCpu === null ? null : round((workerCpu * 1e6) / entriesPerSec),
     ...(latencies.length < total ? { complete: false } : {}),
   };
 }
@@ -360,7 +368,9 @@ async function runAll(env: Env): Promise<ResultRow[]> {
     const found = drained.find((d) => d.payloads === payloads && d.workers === workers && d.mode === mode)?.result;
     return found ? found.done / found.seconds : NaN;
   };
-  const pacedRow = await paced(env, batched, Math.max(1, Math.round(rate(batched, 1) * PACED_LOAD)));
+  const pacedRows = [await paced(env, batched, Math.max(1, Math.round(rate(batched, 1) * PACED_LOAD)))];
+  // Light traffic, the daily case of the campaign and deliver stages: the runner's linger against none.
+  for (const perSec of LIGHT_RATES) for (const linger of [undefined, '0ms']) pacedRows.push(await paced(env, single, perSec, linger));
 
   const lastSingle = await baseline(env, single);
   const lastBatched = await baseline(env, batched);
@@ -378,7 +388,7 @@ async function runAll(env: Env): Promise<ResultRow[]> {
       env.ctx.note(`Target ≥ ${fmt(TARGET_HITS_PER_SEC)} hits/s through one hop with ${BATCHED_HITS}-hit entries: ${label} ${verdict}.`);
     }
   }
-  rows.push(pacedRow);
+  rows.push(...pacedRows);
   return rows;
 }
 
@@ -391,12 +401,12 @@ export const runtimeScenario: Scenario = {
     '225 B in MessagePack). Timed from "go" (workers already started and connected) until every output',
     'is in `out`. `ratioToXadd`: entries/s over the requests/s of redis-benchmark XADD with a payload of',
     'the same size on the same server (16 clients, pipeline 16). `scaleVs1Worker`: 2 workers over 1.',
-    '`redisCpu`, `redisForkCpu` (the AOF rewrite child) and `workersCpu`: cores busy during the drain.',
-    `The paced row appends at ${PACED_LOAD * 100} % of the 1-worker rate for ${PACED_SECONDS} s; its latencies are in → out per entry`,
+    '`redisCpu`, `redisForkCpu` (the AOF rewrite child) and `workersCpu`: cores busy during the drain (paced: the run); `workerCpuUsPerEntry`: the worker\'s CPU µs per entry.',
+    `The first paced row appends at ${PACED_LOAD * 100} % of the 1-worker rate for ${PACED_SECONDS} s; the light ones ${LIGHT_RATES.join(' and ')} single-hit entries/s, with the default \`stages.linger\` and with none; latencies are in → out per entry`,
     "(from the stream ids, ms); the baselines' latencies are redis-benchmark's request round trips.",
     '`loadAverage`: the 1-minute load of the machine at the end of the case; the case itself accounts for about 2 of it.',
   ].join('\n'),
-  columns: ['case', 'workers', 'hitsPerEntry', 'entryBytes', 'entries', 'seconds', 'entriesPerSec', 'hitsPerSec', 'ratioToXadd', 'scaleVs1Worker', 'latencyP50Ms', 'latencyP99Ms', 'redisCpu', 'redisForkCpu', 'workersCpu', 'redisMemMB', 'aofRewrites', 'aofDelayedFsync', 'loadAverage', 'complete'],
+  columns: ['case', 'workers', 'hitsPerEntry', 'entryBytes', 'entries', 'seconds', 'entriesPerSec', 'hitsPerSec', 'ratioToXadd', 'scaleVs1Worker', 'latencyP50Ms', 'latencyP99Ms', 'redisCpu', 'redisForkCpu', 'workersCpu', 'redisMemMB', 'aofRewrites', 'aofDelayedFsync', 'workerCpuUsPerEntry', 'loadAverage', 'complete'],
   timeoutMs: 5 * 60_000,
   async run(ctx) {
     const started = Date.now();

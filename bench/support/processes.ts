@@ -2,6 +2,7 @@
 // we started, stopped by that pid, and SIGKILLed when the harness exits for any reason.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const MAX_OUTPUT = 64 * 1024;
 const live = new Map<number, ChildProcess>();
@@ -9,6 +10,12 @@ let exitHookInstalled = false;
 
 /** The Node flags `rebound` starts with (its shebang in src/cli/main.ts, `npm start`): rebound processes in benchmarks run as deployed. */
 export const reboundNodeFlags = ['--max-semi-space-size=32'];
+
+/** BENCH_CPU_PROF=<dir>: Node flags that make a process write a V8 CPU profile under <dir>/<name>/ when it exits. */
+export function cpuProfileArgs(name: string): string[] {
+  const root = process.env.BENCH_CPU_PROF;
+  return root ? ['--cpu-prof', '--cpu-prof-dir', join(root, name.replace(/[^a-z0-9]+/gi, '-'))] : [];
+}
 
 export interface Tracked {
   readonly child: ChildProcess;

@@ -1,7 +1,8 @@
 // Benchmark worker: one stage "hop" (in → out) on the real stage runtime with production
 // settings. BENCH_HOP_MODE=recode (default) passes the decoded value on, so each entry is decoded
 // and encoded again as a stage that rewrites every hit would; =forward outputs the entry's bytes
-// unchanged (still decoded once by the runtime), which measures the runtime's own cost. Prints "ready" once connected, starts reading only when "go" arrives on stdin (so
+// unchanged (still decoded once by the runtime), which measures the runtime's own cost. BENCH_LINGER
+// sets `stages.linger` (e.g. 0ms). Prints "ready" once connected, starts reading only when "go" arrives on stdin (so
 // that start-up is not timed), and drains on SIGTERM like `rebound start`, or when stdin ends.
 import { createInterface } from 'node:readline';
 import { bootstrap, exitOnSignals } from '../../src/core/bootstrap.js';
@@ -26,7 +27,7 @@ const config = parseConfig({
   partitions: Number(env.BENCH_PARTITIONS ?? 16),
   instance: `hop-worker-${process.pid}`,
   redis: { url: env.BENCH_REDIS_URL },
-  stages: { batchSize: Number(env.BENCH_BATCH ?? 100), maxInFlight: Number(env.BENCH_IN_FLIGHT ?? 8) },
+  stages: { batchSize: Number(env.BENCH_BATCH ?? 100), maxInFlight: Number(env.BENCH_IN_FLIGHT ?? 8), ...(env.BENCH_LINGER ? { linger: env.BENCH_LINGER } : {}) },
   shutdownTimeout: '10s',
 });
 const logger = createLogger(env.BENCH_LOG_LEVEL ?? 'warn', process.stderr);

@@ -45,6 +45,7 @@ const stagesSchema = z
     claimIdle: duration('15s'),
     maxDeliveries: z.number().int().min(1).max(1000).default(5),
     idlePoll: duration('50ms'),
+    linger: duration('10ms'),
     recoverEvery: duration('5s'),
     trimEvery: duration('10s'),
     partitions: z.union([z.literal('all'), z.array(z.number().int().min(0))]).default('all'),

@@ -13,6 +13,7 @@ export function runnerSettings(stages: ReboundConfig['stages']): RunnerSettings 
     claimIdleMs: stages.claimIdle,
     maxDeliveries: stages.maxDeliveries,
     idlePollMs: stages.idlePoll,
+    lingerMs: stages.linger,
     recoverEveryMs: stages.recoverEvery,
     trimEveryMs: stages.trimEvery,
   };

@@ -27,6 +27,8 @@ export interface RunnerSettings {
   claimIdleMs: number;
   maxDeliveries: number;
   idlePollMs: number;
+  /** Pause after a round of reads in which no batch came back full, so that light traffic is read in fewer, bigger batches. */
+  lingerMs: number;
   recoverEveryMs: number;
   trimEveryMs: number;
 }
@@ -143,9 +145,12 @@ export class StageRunner<T = unknown> {
         continue;
       }
       let found = false;
+      let full = false;
+      const count = this.#readCount();
       reads.forEach((entries, i) => {
         if (entries.length === 0) return;
         found = true;
+        if (entries.length >= count) full = true;
         const partition = free[i] as number;
         this.#launch(partition, () => this.#handle(partition, entries, undefined));
       });
@@ -153,6 +158,8 @@ export class StageRunner<T = unknown> {
       if (!found) {
         idleRounds++;
         await sleep(Math.min(settings.idlePollMs, 2 ** idleRounds), this.#stop.signal);
+      } else if (!full && settings.lingerMs > 0) {
+        await sleep(settings.lingerMs, this.#stop.signal);
       }
     }
   }
