@@ -48,7 +48,7 @@ const stagesSchema = z
     linger: duration('10ms'),
     recoverEvery: duration('5s'),
     trimEvery: duration('10s'),
-    partitions: z.union([z.literal('all'), z.array(z.number().int().min(0))]).default('all'),
+    partitions: z.union([z.literal('shared'), z.literal('all'), z.array(z.number().int().min(0))]).default('shared'),
   })
   .strict()
   .default({});

@@ -31,7 +31,7 @@ describe('stage runner linger', () => {
       keys,
       consumer: 'linger-test',
       partitions: [0],
-      settings: { batchSize: 100, batchBytes: 262_144, maxInFlight: 4, claimIdleMs: 10_000, maxDeliveries: 5, idlePollMs: 5, lingerMs: 1_000, recoverEveryMs: 1000, trimEveryMs: 10_000 },
+      settings: { batchSize: 100, batchBytes: 262_144, maxInFlight: 4, claimIdleMs: 10_000, maxDeliveries: 5, idlePollMs: 5, lingerMs: 1_000, sharePartitions: false, recoverEveryMs: 1000, trimEveryMs: 10_000 },
       logger: createLogger('silent'),
     });
     await runner.start();

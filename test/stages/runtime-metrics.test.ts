@@ -32,7 +32,7 @@ describe('stage runner metrics', () => {
       keys,
       consumer: 'metrics-test',
       partitions: keys.allPartitions(),
-      settings: { batchSize: 50, batchBytes: 262_144, maxInFlight: 4, claimIdleMs: 10_000, maxDeliveries: 5, idlePollMs: 20, lingerMs: 5, recoverEveryMs: 1000, trimEveryMs: 100 },
+      settings: { batchSize: 50, batchBytes: 262_144, maxInFlight: 4, claimIdleMs: 10_000, maxDeliveries: 5, idlePollMs: 20, lingerMs: 5, sharePartitions: false, recoverEveryMs: 1000, trimEveryMs: 100 },
       logger: createLogger('silent'),
     });
     await runner.start();

@@ -67,6 +67,11 @@ export class Keys {
     return `${this.prefix}:{defs}:${kind}`;
   }
 
+  /** Live consumers of a stage (zset, score = end of membership), which share its partitions (stages.partitions: shared). */
+  stageMembers(stage: string, input: StreamName): string {
+    return `${this.prefix}:members:${stage}:${input}`;
+  }
+
   /** Counter INCR'ed on every definition change; processes poll it and reload when it moves. */
   definitionsVersion(): string {
     return `${this.prefix}:{defs}:version`;

@@ -13,6 +13,7 @@ export const scripts = {
   reboundGroupCreate: load('group-create-1.lua'),
   reboundGroupsInfo: load('groups-info-1.lua'),
   reboundLease: load('lease-1.lua'),
+  reboundMembers: load('members-1.lua'),
   reboundDetectLoad: load('detect-load.lua'),
   reboundDetectApply: load('detect-apply.lua'),
   reboundDetectFire: load('detect-fire.lua'),
@@ -27,7 +28,6 @@ export const scripts = {
   reboundCampaignCommit: load('campaign-commit.lua'),
   reboundFatigue: load('fatigue-1.lua'),
   reboundVisitorsRead: load('visitors-read.lua'),
-  reboundProfileMessages: load('profile-messages.lua'),
   reboundGroupDestroy: load('group-destroy-1.lua'),
   reboundProofAppend: load('proof-append-2.lua'),
 };

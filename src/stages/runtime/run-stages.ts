@@ -14,14 +14,16 @@ export function runnerSettings(stages: ReboundConfig['stages']): RunnerSettings 
     maxDeliveries: stages.maxDeliveries,
     idlePollMs: stages.idlePoll,
     lingerMs: stages.linger,
+    sharePartitions: stages.partitions === 'shared',
     recoverEveryMs: stages.recoverEvery,
     trimEveryMs: stages.trimEvery,
   };
 }
 
+/** The partitions this process may serve: every one (`shared`: its stages read their share of them), or the configured list. */
 export function servedPartitions(runtime: Runtime): number[] {
   const chosen = runtime.config.stages.partitions;
-  return chosen === 'all' ? runtime.keys.allPartitions() : chosen.filter((p) => p < runtime.keys.partitions);
+  return typeof chosen === 'string' ? runtime.keys.allPartitions() : chosen.filter((p) => p < runtime.keys.partitions);
 }
 
 export async function startStages(runtime: Runtime, stages: ReadonlyArray<StageDefinition<never>>): Promise<StageRunner<never>[]> {

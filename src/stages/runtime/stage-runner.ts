@@ -14,6 +14,7 @@ import type { Keys } from '../../core/redis/keys.js';
 import { redisErrorKind } from '../../core/redis/reply-errors.js';
 import { backoffDelay, retry } from '../../core/retry.js';
 import { commitBatch, deadLetter, errorText, type CommitTarget, type Failure, type Success } from './commit.js';
+import { PartitionShare } from './partition-share.js';
 import { fail, type ItemResult, type StageDefinition, type StageItem } from './stage.js';
 import { stageMetrics, type StageMetrics } from './stage-metrics.js';
 
@@ -29,6 +30,8 @@ export interface RunnerSettings {
   idlePollMs: number;
   /** Pause after a round of reads in which no batch came back full, so that light traffic is read in fewer, bigger batches. */
   lingerMs: number;
+  /** Share the partitions with the other live processes of this stage (stages.partitions: shared) instead of reading them all. */
+  sharePartitions: boolean;
   recoverEveryMs: number;
   trimEveryMs: number;
 }
@@ -79,6 +82,7 @@ export class StageRunner<T = unknown> {
   #loop: Promise<void> | undefined;
   #recovering: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
+  #share: PartitionShare | undefined;
   #cursor = 0;
   /** Moving average of the entry size, which sets how many entries a read asks for. */
   #entryBytes = 0;
@@ -94,8 +98,18 @@ export class StageRunner<T = unknown> {
     return this.#stage.name;
   }
 
+  /** The partitions this runner reads now (its share when the partitions are shared). */
+  get partitions(): readonly number[] {
+    return this.#readable();
+  }
+
   async start(): Promise<void> {
     await this.#ensureGroups(this.#ctx.partitions);
+    if (this.#ctx.settings.sharePartitions) {
+      const { redis, keys, consumer, partitions, logger } = this.#ctx;
+      this.#share = new PartitionShare(redis, keys.stageMembers(this.#stage.name, this.#stage.input), consumer, partitions, logger);
+      await this.#share.start();
+    }
     this.#loop = this.#run();
     const { recoverEveryMs, trimEveryMs } = this.#ctx.settings;
     this.#timers.push(setInterval(() => this.#startRecovery(), recoverEveryMs).unref());
@@ -106,6 +120,7 @@ export class StageRunner<T = unknown> {
   async stop(): Promise<void> {
     this.#stop.abort();
     for (const timer of this.#timers) clearInterval(timer);
+    await this.#share?.stop();
     await this.#loop;
     await this.#recovering;
     await Promise.all(this.#inFlight.values());
@@ -166,14 +181,23 @@ export class StageRunner<T = unknown> {
 
   /** Up to `count` partitions without a batch in flight, starting where the last round stopped. */
   #freePartitions(count: number): number[] {
-    const { partitions } = this.#ctx;
+    const partitions = this.#readable();
     const free: number[] = [];
+    if (partitions.length === 0) return free;
     for (let i = 0; i < partitions.length && free.length < count; i++) {
       const p = partitions[(this.#cursor + i) % partitions.length] as number;
       if (!this.#inFlight.has(p)) free.push(p);
     }
     this.#cursor = (this.#cursor + 1) % partitions.length;
     return free;
+  }
+
+  /** The partitions to read: all served ones, or this process's share plus those with own pending entries left. */
+  #readable(): readonly number[] {
+    if (this.#share === undefined) return this.#ctx.partitions;
+    const owned = this.#share.owned();
+    if (this.#ownPending.size === 0) return owned;
+    return [...new Set([...owned, ...this.#ownPending.keys()])];
   }
 
   /** Entries per read: `batchSize`, fewer when entries are big, so a batch is about `batchBytes`. */
