@@ -28,6 +28,7 @@ export class PartitionShare {
   #owned: readonly number[] = [];
   #members: readonly string[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #renewing: Promise<void> | undefined;
   #failing = false;
 
   constructor(redis: RedisPort, key: string, consumer: string, all: readonly number[], logger: Logger) {
@@ -46,12 +47,16 @@ export class PartitionShare {
   /** Joins (the first renewal is awaited, so reads start with a share) and keeps renewing. */
   async start(): Promise<void> {
     await this.#renew();
-    this.#timer = setInterval(() => void this.#renew(), RENEW_EVERY_MS).unref();
+    this.#timer = setInterval(() => {
+      // One renewal at a time: while Redis is slow, skipped ticks are simply not made up.
+      this.#renewing ??= this.#renew().finally(() => (this.#renewing = undefined));
+    }, RENEW_EVERY_MS).unref();
   }
 
   /** Leaves at once, so the others take this process's partitions without waiting for it to expire. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#renewing; // a renewal still on its way would otherwise join again after we left
     await this.#redis.script('reboundMembers', [this.#key], [this.#consumer, 0]).catch(() => undefined);
   }
 
