@@ -9,7 +9,7 @@ import { assignPartitions, MEMBERSHIP_TTL_MS } from '../../src/stages/runtime/pa
 import { succeed, type StageDefinition } from '../../src/stages/runtime/stage.js';
 import { StageRunner } from '../../src/stages/runtime/stage-runner.js';
 import { waitFor } from '../support/processes.js';
-import { connect, newPrefix, streamLength, targets, writeEntries } from './pipeline-helpers.js';
+import { connect, metricValue, newPrefix, streamLength, targets, writeEntries } from './pipeline-helpers.js';
 
 const PARTITIONS = 8;
 
@@ -88,6 +88,7 @@ describe('shared partitions', () => {
     try {
       await waitFor('a serving half the partitions', () => a.partitions.length === PARTITIONS / 2);
       await waitFor('a serving every partition', () => a.partitions.length === PARTITIONS, MEMBERSHIP_TTL_MS + 5_000);
+      expect(await metricValue('rebound_stage_partitions', { stage: 'shared', stream: 'in' })).toBe(PARTITIONS);
     } finally {
       await a.stop();
       await redis.close();

@@ -2,6 +2,7 @@
 // of a stream and read back what came out, through the same Redis port the product uses.
 import { randomBytes } from 'node:crypto';
 import { decode, encode } from '../../src/core/codec.js';
+import { metricsRegistry } from '../../src/core/metrics.js';
 import { connectRedis, type RedisPort } from '../../src/core/redis/client.js';
 import { Keys } from '../../src/core/redis/keys.js';
 
@@ -61,4 +62,11 @@ export function expectExactlyOnce(counts: Map<number, number>, total: number, sk
     if (problems.length > 10) break;
   }
   return problems;
+}
+
+/** The value of one series of a metric of this process's registry (NaN when absent). */
+export async function metricValue(name: string, labels: Record<string, string>): Promise<number> {
+  const samples = (await metricsRegistry.getMetricsAsJSON()).flatMap((m) => m.values.map((v) => ({ ...v, metricName: (v as { metricName?: string }).metricName ?? m.name })));
+  const sample = samples.find((v) => v.metricName === name && Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want));
+  return Number(sample?.value ?? NaN);
 }

@@ -3,18 +3,11 @@
 import { describe, expect, inject, it } from 'vitest';
 import { ReboundError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/log.js';
-import { metricsRegistry } from '../../src/core/metrics.js';
 import { Keys } from '../../src/core/redis/keys.js';
 import { fail, succeed, type StageDefinition } from '../../src/stages/runtime/stage.js';
 import { StageRunner } from '../../src/stages/runtime/stage-runner.js';
 import { waitFor } from '../support/processes.js';
-import { connect, newPrefix, streamLength, targets, writeEntries } from './pipeline-helpers.js';
-
-async function metricValue(name: string, labels: Record<string, string>): Promise<number> {
-  const samples = (await metricsRegistry.getMetricsAsJSON()).flatMap((m) => m.values.map((v) => ({ ...v, metricName: (v as { metricName?: string }).metricName ?? m.name })));
-  const sample = samples.find((v) => v.metricName === name && Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want));
-  return Number(sample?.value ?? NaN);
-}
+import { connect, metricValue, newPrefix, streamLength, targets, writeEntries } from './pipeline-helpers.js';
 
 describe('stage runner metrics', () => {
   it('counts received, ok and dead-lettered entries, batch latency, and lag and pending of its group', async () => {

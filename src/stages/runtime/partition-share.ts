@@ -25,13 +25,15 @@ export class PartitionShare {
   readonly #consumer: string;
   readonly #all: readonly number[];
   readonly #logger: Logger;
+  readonly #onChange: (owned: readonly number[]) => void;
   #owned: readonly number[] = [];
   #members: readonly string[] = [];
   #timer: NodeJS.Timeout | undefined;
   #renewing: Promise<void> | undefined;
   #failing = false;
 
-  constructor(redis: RedisPort, key: string, consumer: string, all: readonly number[], logger: Logger) {
+  constructor(redis: RedisPort, key: string, consumer: string, all: readonly number[], logger: Logger, onChange: (owned: readonly number[]) => void) {
+    this.#onChange = onChange;
     this.#redis = redis;
     this.#key = key;
     this.#consumer = consumer;
@@ -67,12 +69,16 @@ export class PartitionShare {
       if (members.join('\n') === this.#members.join('\n')) return;
       this.#members = members;
       this.#owned = assignPartitions(this.#all, members, this.#consumer);
+      this.#onChange(this.#owned);
       this.#logger.info({ members: members.length, partitions: this.#owned }, 'partitions shared');
     } catch (err) {
       // Keep the last share: reads fail too while Redis is away, and resume with it.
       if (!this.#failing) this.#logger.warn({ err: asReboundError(err).message }, 'cannot renew the membership; keeping the current partitions');
       this.#failing = true;
-      if (this.#members.length === 0) this.#owned = this.#all;
+      if (this.#members.length === 0 && this.#owned !== this.#all) {
+        this.#owned = this.#all;
+        this.#onChange(this.#owned);
+      }
     }
   }
 }

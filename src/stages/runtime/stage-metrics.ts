@@ -8,6 +8,7 @@ const received = counter('rebound_stage_received_total', 'Stream entries read by
 const entries = counter('rebound_stage_entries_total', 'Stream entries handled by a stage, by result', ['stage', 'result']);
 const seconds = histogram('rebound_stage_seconds', 'Time to process and commit one batch', ['stage'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 const inFlight = gauge('rebound_stage_in_flight', 'Batches being processed', ['stage']);
+const partitionsRead = gauge('rebound_stage_partitions', 'Partitions a stage reads in this process (its share when stages.partitions is shared)', ['stage', 'stream']);
 const retries = counter('rebound_stage_retries_total', 'Batch attempts that failed and were retried (Redis unavailable, stage error)', ['stage']);
 
 /** Installation-wide, summed over partitions, by logical stream name (`hits`, `out:email`). */
@@ -64,6 +65,7 @@ export function stageMetrics(stage: string, input: string) {
     seconds: seconds.labels(stage),
     inFlight: inFlight.labels(stage),
     retries: retries.labels(stage),
+    partitions: partitionsRead.labels(stage, input),
   };
 }
 

@@ -107,8 +107,10 @@ export class StageRunner<T = unknown> {
     await this.#ensureGroups(this.#ctx.partitions);
     if (this.#ctx.settings.sharePartitions) {
       const { redis, keys, consumer, partitions, logger } = this.#ctx;
-      this.#share = new PartitionShare(redis, keys.stageMembers(this.#stage.name, this.#stage.input), consumer, partitions, logger);
+      this.#share = new PartitionShare(redis, keys.stageMembers(this.#stage.name, this.#stage.input), consumer, partitions, logger, (owned) => this.#metrics.partitions.set(owned.length));
       await this.#share.start();
+    } else {
+      this.#metrics.partitions.set(this.#ctx.partitions.length);
     }
     this.#loop = this.#run();
     const { recoverEveryMs, trimEveryMs } = this.#ctx.settings;
