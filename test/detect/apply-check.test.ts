@@ -25,7 +25,7 @@ async function setup(): Promise<{ keys: Keys; stream: string; timers: string; vi
 }
 
 const apply = (s: Awaited<ReturnType<typeof setup>>, versionRead: string, state: string) =>
-  redis.script('reboundDetectApply', [s.stream, s.timers, s.visitor], [detectGroup, encodePlain([[s.entry], [[3, versionRead, ['v', String(Number(versionRead || 0) + 1)], []]], ['1|1|v-1', 5000]]), 60_000, state]);
+  redis.script('reboundDetectApply', [s.stream, s.timers, s.visitor], [detectGroup, encodePlain([[s.entry], [[3, versionRead, state.length, ['v', String(Number(versionRead || 0) + 1)], []]], ['1|1|v-1', 5000]]), 60_000, state]);
 
 describe('detect-apply', () => {
   it('writes the state, arms the timer and acknowledges when the version read is current', async () => {

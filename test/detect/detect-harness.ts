@@ -43,7 +43,8 @@ export async function startDetectRuntime(options: RuntimeOptions): Promise<Detec
     partitions: options.partitions ?? 4,
     redis: { url: options.redisUrl },
     log: { level: 'silent' },
-    stages: { idlePoll: '10ms', claimIdle: '5s', ...options.stages, ...(options.served ? { partitions: options.served } : {}) },
+    // Every runtime reads every partition unless told otherwise, so that runtimes sharing a prefix race on the same visitors.
+    stages: { idlePoll: '10ms', claimIdle: '5s', partitions: 'all', ...options.stages, ...(options.served ? { partitions: options.served } : {}) },
     detect: { settle: '200ms', timerTick: '50ms', definitionsPoll: '200ms', ...options.detect },
   });
   const runtime = await bootstrap(config, createLogger('silent'));

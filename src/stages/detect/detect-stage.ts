@@ -7,14 +7,13 @@
 // is applied exactly once. The runtime keeps one batch per partition in flight, so the cache
 // holds what Redis holds unless another process wrote meanwhile, which the write check catches.
 import { LRUCache } from 'lru-cache';
-import { encodePlain } from '../../core/codec.js';
+import { decode, encodePlain } from '../../core/codec.js';
 import { ReboundError } from '../../core/errors.js';
 import type { RedisPort } from '../../core/redis/client.js';
 import type { Keys } from '../../core/redis/keys.js';
 import type { Hit } from '../../model/hit.js';
-import { acknowledged, type StageDefinition } from '../runtime/stage.js';
+import { acknowledged, type StageDefinition, type StageItem } from '../runtime/stage.js';
 import type { DetectDefinitions } from './definitions.js';
-import type { HitEffect } from './hit-effects.js';
 import { VisitorState, type LoadedVisitor, type TimerArms } from './visitor-state.js';
 
 export const detectGroup = 'detect';
@@ -28,18 +27,46 @@ export interface DetectStageSettings {
   stateCacheSize: number;
 }
 
-interface Entry {
-  id: string;
-  /** Per hit, its visitor's position in the batch's visitor keys, and its effect. */
-  hits: Array<{ visitor: number; effect: HitEffect }>;
-}
-
 type ApplyReply = [0] | [1, string[]] | [2, number];
+
+/** A batch's hits, decoded per attempt. */
+interface Decoded {
+  hits: Hit[][];
+  /** The batch's visitor keys, in order of first hit; per hit of `hits`, its visitor's position. */
+  visitorKeys: string[];
+  visitorOf: number[];
+}
 
 export function detectStage(redis: RedisPort, keys: Keys, definitions: () => DetectDefinitions, settings: DetectStageSettings): StageDefinition<Hit[]> {
   const stream = (partition: number): string => keys.stream(partition, 'hits');
 
+  /** Visitor states as last read or written (the runtime keeps one batch per partition in flight). */
   const cache = new LRUCache<string, VisitorState>({ max: settings.stateCacheSize });
+
+  function decodeBatch(items: ReadonlyArray<StageItem<Hit[]>>, partition: number): Decoded {
+    const visitorKeys: string[] = [];
+    const visitorIndex = new Map<string, number>();
+    const visitorOf: number[] = [];
+    const hits: Hit[][] = [];
+    for (const item of items) {
+      // The entry's bytes, not item.value: the runtime would keep the decoded hits until the batch ends.
+      const value = decode<unknown>(item.data);
+      if (!Array.isArray(value)) throw new ReboundError('CODEC_DECODE_FAILED', 'a hits entry must hold an array of hits');
+      const kept: Hit[] = [];
+      for (const hit of value as Hit[]) {
+        if (typeof hit?.visitorId !== 'string' || typeof hit.id !== 'string') continue;
+        let visitor = visitorIndex.get(hit.visitorId);
+        if (visitor === undefined) {
+          visitor = visitorKeys.push(keys.visitor(partition, hit.visitorId)) - 1;
+          visitorIndex.set(hit.visitorId, visitor);
+        }
+        visitorOf.push(visitor);
+        kept.push(hit);
+      }
+      hits.push(kept);
+    }
+    return { hits, visitorKeys, visitorOf };
+  }
 
   /** The batch's visitor states: from the cache, the others read in one call and cached. */
   async function statesOf(visitorKeys: readonly string[]): Promise<VisitorState[]> {
@@ -56,69 +83,64 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     });
   }
 
-  /** One read-apply-write round: applied, or the ids of entries found no longer pending, or a conflict. */
-  async function applyOnce(partition: number, entries: readonly Entry[], visitorKeys: readonly string[]): Promise<ApplyReply> {
+  /** States changed by hits that were not written must not stay in the cache. */
+  function forget(visitorKeys: readonly string[]): void {
+    for (const key of visitorKeys) cache.delete(key);
+  }
+
+  /**
+   * One read-apply-write round: applied, or the ids of entries found no longer pending, or a
+   * conflict. Hits are decoded from the entries' bytes and applied within the synchronous part:
+   * only ids, keys and the bytes to write wait on Redis (batches of other partitions run
+   * meanwhile), so the garbage collector finds little of a batch alive when it runs.
+   */
+  async function applyOnce(partition: number, items: ReadonlyArray<StageItem<Hit[]>>): Promise<ApplyReply> {
+    let batch: Decoded | undefined = decodeBatch(items, partition);
+    const visitorKeys = batch.visitorKeys;
     const states = await statesOf(visitorKeys);
     try {
-      return await applyTo(states, partition, entries);
+      const { scriptKeys, args } = applyHits(batch, states, partition, items);
+      batch = undefined; // not kept alive while the script runs
+      const reply = (await redis.script('reboundDetectApply', scriptKeys, args)) as ApplyReply;
+      if (reply[0] !== 0) forget(visitorKeys);
+      else for (const state of states) state.committed();
+      return reply;
     } catch (err) {
       forget(visitorKeys);
       throw err;
     }
   }
 
-  /** States changed by hits that were not written must not stay in the cache. */
-  function forget(visitorKeys: readonly string[]): void {
-    for (const key of visitorKeys) cache.delete(key);
-  }
-
-  async function applyTo(states: readonly VisitorState[], partition: number, entries: readonly Entry[]): Promise<ApplyReply> {
+  /** Applies the batch's hits to its states; the detect-apply call that writes them (lua/detect-apply.lua). */
+  function applyHits({ hits, visitorOf }: Decoded, states: readonly VisitorState[], partition: number, items: ReadonlyArray<StageItem<Hit[]>>): { scriptKeys: string[]; args: Array<string | number | Buffer> } {
+    const effects = definitions().effects;
     const arms: TimerArms = new Map();
-    for (const entry of entries) for (const { visitor, effect } of entry.hits) states[visitor]?.apply(effect, arms);
-    const written: string[] = [];
-    const writes: Array<[number, string, string[], string[]]> = [];
+    let h = 0;
+    for (const entry of hits) for (const hit of entry) (states[visitorOf[h++] as number] as VisitorState).apply(effects.effect(hit), arms);
+    const scriptKeys: string[] = [stream(partition), keys.timers(partition)];
+    const writes: Array<[number, string, number, string[], string[]]> = [];
     const blobs: Buffer[] = [];
     for (const state of states) {
       const write = state.write();
       if (write === undefined) continue;
-      written.push(state.key);
-      writes.push([written.length + 2, state.version, write.set, write.remove]);
+      writes.push([scriptKeys.push(state.key), state.version, write.state.length, write.set, write.remove]);
       blobs.push(write.state);
     }
-    const plan = [entries.map((e) => e.id), writes, flatten(arms)];
-    const reply = (await redis.script('reboundDetectApply', [stream(partition), keys.timers(partition), ...written], [detectGroup, encodePlain(plan), settings.visitorTtlMs, ...blobs])) as ApplyReply;
-    if (reply[0] !== 0) forget(states.map((state) => state.key));
-    else for (const state of states) state.committed();
-    return reply;
+    const plan = [items.map((item) => item.id), writes, flatten(arms)];
+    return { scriptKeys, args: [detectGroup, encodePlain(plan), settings.visitorTtlMs, Buffer.concat(blobs)] };
   }
 
   return {
     name: detectGroup,
     input: 'hits',
     async process(items, partition) {
-      const effects = definitions().effects;
-      const visitorKeys: string[] = [];
-      const visitorIndex = new Map<string, number>();
-      let entries: Entry[] = items.map((item) => {
-        if (!Array.isArray(item.value)) throw new ReboundError('CODEC_DECODE_FAILED', 'a hits entry must hold an array of hits');
-        const hits: Entry['hits'] = [];
-        for (const hit of item.value) {
-          if (typeof hit?.visitorId !== 'string' || typeof hit.id !== 'string') continue;
-          let visitor = visitorIndex.get(hit.visitorId);
-          if (visitor === undefined) {
-            visitor = visitorKeys.push(keys.visitor(partition, hit.visitorId)) - 1;
-            visitorIndex.set(hit.visitorId, visitor);
-          }
-          hits.push({ visitor, effect: effects.effect(hit) });
-        }
-        return { id: item.id, hits };
-      });
-      for (let attempt = 1; entries.length > 0; ) {
-        const reply = await applyOnce(partition, entries, visitorKeys);
+      let pending = items;
+      for (let attempt = 1; pending.length > 0; ) {
+        const reply = await applyOnce(partition, pending);
         if (reply[0] === 0) break;
         if (reply[0] === 1) {
           const stale = new Set(reply[1]);
-          entries = entries.filter((entry) => !stale.has(entry.id));
+          pending = pending.filter((item) => !stale.has(item.id));
           continue;
         }
         if (++attempt > MAX_ATTEMPTS) throw new ReboundError('DETECT_STATE_CONFLICT', `${reply[1]} visitors of partition ${partition} changed while their batch was applied, ${MAX_ATTEMPTS} times in a row`);

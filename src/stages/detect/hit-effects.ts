@@ -5,7 +5,8 @@
 import { hash } from 'node:crypto';
 import type { DimValue, Hit } from '../../model/hit.js';
 import type { Source } from '../../model/source.js';
-import { dimensionValues } from './hit-values.js';
+import type { StoredTrigger } from '../../model/trigger-store.js';
+import { dimensionReader, ValueCollector, type DimensionReader } from './hit-values.js';
 import type { Match, SourceIndex, TriggerIndex } from './trigger-index.js';
 
 /** Visit rules of a hit whose source is unknown to this process (SPEC §4 defaults). */
@@ -17,7 +18,8 @@ export interface EffectSettings {
 }
 
 export type CartLine = [sku: string, delta: number, price: number | undefined, name: string | undefined, category: string | undefined];
-export type Metadata = Record<string, DimValue[]>;
+/** [name, values, name, values, …]: the trigger's metadata names that have values on the hit. */
+export type Metadata = Array<string | DimValue[]>;
 
 export interface MatchEffect {
   slot: number;
@@ -52,20 +54,13 @@ function cartLines(hit: Hit): CartLine[] | undefined {
   return hit.products.map((p) => [p.sku, sign * (p.quantity ?? 1), p.price, p.name, p.category]);
 }
 
-function metadataOf(hit: Hit, names: readonly string[]): Metadata | undefined {
-  let values: Metadata | undefined;
-  for (const name of names) {
-    if (name === 'products') continue; // the cart, kept per visit
-    const found = dimensionValues(hit, name);
-    if (found.length > 0) (values ??= Object.create(null) as Metadata)[name] = found;
-  }
-  return values;
-}
-
 export class EffectBuilder {
   readonly #index: TriggerIndex;
   readonly #sources: ReadonlyMap<string, Source>;
   readonly #settings: EffectSettings;
+  /** Per trigger slot, the readers of its metadata names (chosen once per definitions version). */
+  readonly #metadataReaders = new Map<number, Array<[string, DimensionReader]>>();
+  readonly #collector = new ValueCollector();
 
   constructor(index: TriggerIndex, sources: ReadonlyMap<string, Source>, settings: EffectSettings) {
     this.#index = index;
@@ -100,8 +95,23 @@ export class EffectBuilder {
       delayMs,
       include: match.include,
       excluded: match.exclude,
-      metadata: match.include.length > 0 ? metadataOf(hit, trigger.metadata) : undefined,
+      metadata: match.include.length > 0 ? this.#metadataOf(hit, trigger) : undefined,
     };
+  }
+
+  #metadataOf(hit: Hit, trigger: StoredTrigger): Metadata | undefined {
+    let readers = this.#metadataReaders.get(trigger.slot);
+    if (readers === undefined) {
+      // `products` is the cart, kept per visit.
+      readers = trigger.metadata.filter((name) => name !== 'products').map((name): [string, DimensionReader] => [name, dimensionReader(name)]);
+      this.#metadataReaders.set(trigger.slot, readers);
+    }
+    let values: Metadata | undefined;
+    for (const [name, read] of readers) {
+      const found = this.#collector.collect(hit, read);
+      if (found.length > 0) (values ??= []).push(name, found);
+    }
+    return values;
   }
 }
 

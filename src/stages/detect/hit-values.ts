@@ -1,7 +1,7 @@
 // The values a hit has for a dimension name of a trigger condition (SPEC §5): the page fields,
 // `product` (each sku) and `category` (each product's category), and every other name from
 // `hit.dims`. Readers are chosen once per name so the per-hit path does no name switching.
-import type { DimValue, Hit } from '../../model/hit.js';
+import type { DimValue, Hit, Product } from '../../model/hit.js';
 
 /** True when some value of the dimension on this hit passes `test`; false when it has none. */
 export type DimensionReader = (hit: Hit, test: (value: DimValue) => boolean) => boolean;
@@ -17,8 +17,20 @@ function pageReader(field: PageField): DimensionReader {
   };
 }
 
-const productReader: DimensionReader = (hit, test) => hit.products?.some((product) => test(product.sku)) ?? false;
-const categoryReader: DimensionReader = (hit, test) => hit.products?.some((product) => product.category !== undefined && test(product.category)) ?? false;
+const productReader: DimensionReader = (hit, test) => {
+  const products = hit.products;
+  if (products !== undefined) for (let i = 0; i < products.length; i++) if (test((products[i] as Product).sku)) return true;
+  return false;
+};
+const categoryReader: DimensionReader = (hit, test) => {
+  const products = hit.products;
+  if (products === undefined) return false;
+  for (let i = 0; i < products.length; i++) {
+    const category = (products[i] as Product).category;
+    if (category !== undefined && test(category)) return true;
+  }
+  return false;
+};
 
 function dimsReader(name: string): DimensionReader {
   return (hit, test) => {
@@ -36,12 +48,24 @@ export function dimensionReader(name: string): DimensionReader {
 
 /** Every value of a dimension on a hit, in hit order; empty when absent. */
 export function dimensionValues(hit: Hit, name: string): DimValue[] {
-  const values: DimValue[] = [];
-  dimensionReader(name)(hit, (value) => {
-    values.push(value);
+  return new ValueCollector().collect(hit, dimensionReader(name));
+}
+
+/** Collects the values a reader finds, with one reusable test function (no closure per call). */
+export class ValueCollector {
+  #values: DimValue[] = [];
+  readonly #push = (value: DimValue): boolean => {
+    this.#values.push(value);
     return false;
-  });
-  return values;
+  };
+
+  /** A new array of the values `read` finds on the hit (empty when none). */
+  collect(hit: Hit, read: DimensionReader): DimValue[] {
+    const values: DimValue[] = [];
+    this.#values = values;
+    read(hit, this.#push);
+    return values;
+  }
 }
 
 /** Calls `visit` with the name of every dimension that has at least one value on the hit. */
@@ -53,8 +77,13 @@ export function forEachPresentDimension(hit: Hit, visit: (name: string) => void)
   const products = hit.products;
   if (products !== undefined && products.length > 0) {
     visit('product');
-    if (products.some((product) => product.category !== undefined)) visit('category');
+    for (let i = 0; i < products.length; i++) {
+      if (products[i]?.category === undefined) continue;
+      visit('category');
+      break;
+    }
   }
   // A dims key spelled like a hit field is shadowed by the field (dimensionReader reads the field).
-  if (hit.dims !== undefined) for (const name of Object.keys(hit.dims)) if (!hitFields.has(name)) visit(name);
+  const dims = hit.dims;
+  if (dims !== undefined) for (const name in dims) if (Object.hasOwn(dims, name) && !hitFields.has(name)) visit(name);
 }

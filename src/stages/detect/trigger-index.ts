@@ -9,7 +9,7 @@
 // A container whose conditions are all `scope: visit` has nothing to test on a hit: it is indexed
 // under each of its metrics and "matched" by any hit carrying one of them, so the detect stage
 // can count it; its visit conditions are checked at fire time (CompiledTrigger.visitConditions).
-import type { Hit } from '../../model/hit.js';
+import type { DimValue, Hit } from '../../model/hit.js';
 import type { Condition, DimensionCondition, MetricCondition } from '../../model/trigger.js';
 import type { StoredTrigger } from '../../model/trigger-store.js';
 import { compileDimension, compileMetric, type HitPredicate } from './conditions.js';
@@ -58,6 +58,31 @@ interface CompiledContainer {
 
 const isMetric = (condition: Condition): condition is MetricCondition => 'metric' in condition;
 
+/** What evaluate returns for a hit that matches nothing (never mutated). */
+const noMatches: Match[] = [];
+
+function holdsAll(predicates: readonly HitPredicate[], hit: Hit): boolean {
+  for (let i = 0; i < predicates.length; i++) if (!(predicates[i] as HitPredicate)(hit)) return false;
+  return true;
+}
+
+const entryPosition = (entry: Entry): number => entry.position;
+const itself = (n: number): number => n;
+
+/** Sorts a short list in place by a numeric key (insertion sort: no allocation, and lists are rarely out of order). */
+function sortBy<T>(list: T[], key: (item: T) => number): void {
+  for (let i = 1; i < list.length; i++) {
+    const item = list[i] as T;
+    const k = key(item);
+    let j = i - 1;
+    while (j >= 0 && key(list[j] as T) > k) {
+      list[j + 1] = list[j] as T;
+      j--;
+    }
+    list[j + 1] = item;
+  }
+}
+
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [value]);
@@ -72,10 +97,17 @@ class SourceTriggerIndex implements SourceIndex {
   readonly #byDimension = new Map<string, CompiledContainer[]>();
   readonly #byValue = new Map<string, { read: DimensionReader; values: Map<string, CompiledContainer[]> }>();
   #epoch = 0;
-  #found: Entry[] = [];
+  /** Entries matched by the hit being evaluated (reused: evaluate allocates only what it returns). */
+  readonly #found: Entry[] = [];
   /** The hit being evaluated (evaluate is synchronous, so one at a time). */
   #hit: Hit | undefined;
+  /** The value index of the dimension being read by #reachValue. */
+  #values: Map<string, CompiledContainer[]> | undefined;
   readonly #visitDimension = (name: string): void => this.#reachDimension(name);
+  readonly #reachValue = (value: DimValue): boolean => {
+    this.#reach(this.#values?.get(typeof value === 'string' ? value : String(value)));
+    return false;
+  };
 
   constructor(triggers: readonly StoredTrigger[]) {
     triggers.forEach((stored, position) => this.#add(stored, position));
@@ -119,28 +151,32 @@ class SourceTriggerIndex implements SourceIndex {
 
   evaluate(hit: Hit): Match[] {
     this.#epoch++;
-    this.#found = [];
-    this.#hit = hit;
-    for (const event of hit.events) this.#reach(this.#byMetric.get(event));
-    forEachPresentDimension(hit, this.#visitDimension);
     const found = this.#found;
-    this.#found = [];
+    found.length = 0;
+    this.#hit = hit;
+    const events = hit.events;
+    for (let i = 0; i < events.length; i++) this.#reach(this.#byMetric.get(events[i] as string));
+    forEachPresentDimension(hit, this.#visitDimension);
     this.#hit = undefined;
-    if (found.length > 1) found.sort((a, b) => a.position - b.position);
-    return found.map((entry) => {
-      if (entry.match.include.length > 1) entry.match.include.sort((a, b) => a - b);
-      return entry.match;
-    });
+    if (found.length === 0) return noMatches;
+    sortBy(found, entryPosition);
+    const matches = new Array<Match>(found.length);
+    for (let i = 0; i < found.length; i++) {
+      const match = (found[i] as Entry).match;
+      sortBy(match.include, itself);
+      matches[i] = match;
+    }
+    found.length = 0;
+    return matches;
   }
 
   #reachDimension(name: string): void {
     this.#reach(this.#byDimension.get(name));
     const exact = this.#byValue.get(name);
     if (exact === undefined || this.#hit === undefined) return;
-    exact.read(this.#hit, (value) => {
-      this.#reach(exact.values.get(String(value)));
-      return false;
-    });
+    this.#values = exact.values;
+    exact.read(this.#hit, this.#reachValue);
+    this.#values = undefined;
   }
 
   #reach(containers: CompiledContainer[] | undefined): void {
@@ -150,7 +186,7 @@ class SourceTriggerIndex implements SourceIndex {
       if (container.epoch === this.#epoch) continue;
       container.epoch = this.#epoch;
       this.stats.containersEvaluated++;
-      if (container.predicates.every((holds) => holds(hit))) this.#record(container);
+      if (holdsAll(container.predicates, hit)) this.#record(container);
     }
   }
 

@@ -231,16 +231,17 @@ function isArmed(armed: readonly number[], slot: number, delayMs: number): boole
   return false;
 }
 
-/** [name, [values], …] merged with the hit's: values de-duplicated, at most `metadataBound` per name. */
+/** [name, [values], …] merged with the hit's (same shape): values de-duplicated, at most `metadataBound` per name. */
 function mergeLists(have: Array<string | DimValue[]>, add: Metadata): void {
-  for (const name in add) {
+  for (let a = 0; a + 1 < add.length; a += 2) {
+    const name = add[a] as string;
     let list: DimValue[] | undefined;
     for (let i = 0; i + 1 < have.length; i += 2) if (have[i] === name) list = have[i + 1] as DimValue[];
     if (list === undefined) {
       list = [];
       have.push(name, list);
     }
-    for (const value of add[name] as DimValue[]) if (list.length < metadataBound && !list.includes(value)) list.push(value);
+    for (const value of add[a + 1] as DimValue[]) if (list.length < metadataBound && !list.includes(value)) list.push(value);
   }
 }
 

@@ -3,10 +3,11 @@
 -- stage read the states (detect-load.lua) and applied the hits in the process
 -- (src/stages/detect/visitor-state.ts); this script only checks and writes.
 -- KEYS[1] hits stream, KEYS[2] timers zset, KEYS[3..] the visitor hashes written.
--- ARGV[1] group, ARGV[2] plan (plain MessagePack), ARGV[3] visitor time to live (ms), ARGV[4..]
--- the visitors' states (MessagePack; cmsgpack reads no binary type, so they come as arguments):
---   { entryIds, writes = {{keyIndex, versionRead ('' for none), {field, value, …} (the new version
---     first), {field, …} to remove}, …} (writes[i]'s state is ARGV[3 + i]),
+-- ARGV[1] group, ARGV[2] plan (plain MessagePack), ARGV[3] visitor time to live (ms), ARGV[4]
+-- the written states one after the other (MessagePack; cmsgpack reads no binary type, so they
+-- come as bytes beside the plan, in one argument: one per state costs more to send and parse):
+--   { entryIds, writes = {{keyIndex, versionRead ('' for none), state length in ARGV[4],
+--     {field, value, …} (the new version first), {field, …} to remove}, …},
 --     arms = {member, due, …} (a member already waiting keeps its time) }
 -- Returns {0} when applied. Else nothing is written and the stage starts over:
 --   {1, {id, …}}: entries no longer pending for the group (another consumer took and acknowledged
@@ -29,10 +30,12 @@ for _, w in ipairs(writes) do
 end
 if changed > 0 then return { 2, changed } end
 
-for i, w in ipairs(writes) do
+local states, at = ARGV[4], 1
+for _, w in ipairs(writes) do
   local key = KEYS[w[1]]
-  redis.call('HSET', key, 's', ARGV[3 + i], unpack(w[3]))
-  if #w[4] > 0 then redis.call('HDEL', key, unpack(w[4])) end
+  redis.call('HSET', key, 's', string.sub(states, at, at + w[3] - 1), unpack(w[4]))
+  at = at + w[3]
+  if #w[5] > 0 then redis.call('HDEL', key, unpack(w[5])) end
   redis.call('PEXPIRE', key, ARGV[3])
 end
 
