@@ -14,8 +14,8 @@ const config = parseConfig({
   instance: `detect-worker-${process.pid}`,
   redis: { url: env.BENCH_REDIS_URL },
   shutdownTimeout: '10s',
-  // BENCH_SERVED="0,2,4": the partitions this process serves (stages.partitions), as an operator pins them.
-  ...(env.BENCH_SERVED ? { stages: { partitions: env.BENCH_SERVED.split(',').map(Number) } } : {}),
+  // BENCH_SERVED="all" or "0,2,4": stages.partitions (default: shared with the other workers).
+  ...(env.BENCH_SERVED ? { stages: { partitions: env.BENCH_SERVED === 'all' ? 'all' : env.BENCH_SERVED.split(',').map(Number) } } : {}),
 });
 const logger = createLogger(env.BENCH_LOG_LEVEL ?? 'warn', process.stderr);
 const runtime = await bootstrap(config, logger);
