@@ -4,7 +4,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { toAdobeMessage } from '../../src/model/trigger-message.js';
 import { waitFor } from '../support/processes.js';
-import { sleep, startTestDetect, type TestDetect } from './detect-helpers.js';
+import { encodeHits, type Hit } from '../../src/model/hit.js';
+import { detectGroup } from '../../src/stages/detect/detect-stage.js';
+import { hit, sleep, startTestDetect, type TestDetect } from './detect-helpers.js';
 
 const cartAbandonment = {
   kind: 'Trigger', id: 'cart-abandonment', name: 'Cart abandonment', source: 'shop-web', type: 'abandonment',
@@ -62,6 +64,27 @@ describe('abandonment', () => {
     expect(record!.aliases).toEqual({ userId: 'u-42' });
     await sleep(1500);
     expect(await firedFor('cart-1', 'cart-abandonment')).toHaveLength(1);
+  });
+
+  it('holds a due timer while a hit that arrived before its deadline waits in the stream (detect lagging)', async () => {
+    await t.send({ visitorId: 'lagging-1', pageName: 'cart', events: ['scAdd'], products: [{ sku: 'SKU-3' }] });
+    await sleep(300); // applied: the abandonment timer is armed for about 1 s from now
+    // The checkout arrives, but the consumer that took it stalls (a detect process stuck or killed):
+    // appended and delivered to that consumer in one step, it stays pending until claimIdle (5 s).
+    const { keys, config } = t.runtime;
+    const stream = keys.stream(keys.partitionOf('lagging-1'), 'hits');
+    const raw = new Redis(config.redis.url as string);
+    try {
+      await raw.multi().xadd(stream, '*', 'd', encodeHits([{ ...hit('lagging-1'), events: ['scCheckout'] } as Hit])).xreadgroup('GROUP', detectGroup, 'stalled', 'COUNT', 1, 'STREAMS', stream, '>').exec();
+    } finally {
+      raw.disconnect();
+    }
+    await sleep(2500);
+    expect(await firedFor('lagging-1')).toEqual([]);
+    // Claimed after claimIdle and applied: the visit checked out, so the abandonment never fires.
+    await waitFor('the checkout applied', async () => (await t.runtime.redis.oldestPending(stream, detectGroup)) === null, 20_000);
+    await sleep(1500);
+    expect(await firedFor('lagging-1')).toEqual([]);
   });
 
   it('never fires for a visit that checked out, even when the checkout hit came first', async () => {

@@ -17,6 +17,7 @@ export const scripts = {
   reboundDetectLoad: load('detect-load.lua'),
   reboundDetectApply: load('detect-apply.lua'),
   reboundDetectFire: load('detect-fire.lua'),
+  reboundDetectWatermark: load('detect-watermark-1.lua'),
   reboundDeliverClaim: load('deliver-claim.lua'),
   reboundDeliverTake: load('deliver-take.lua'),
   reboundDeliverRecord: load('deliver-record.lua'),

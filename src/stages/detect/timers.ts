@@ -1,7 +1,10 @@
 // The timer task: every tick, per partition, takes the due members of the timers sorted set and
 // decides them in chunks through lua/detect-fire.lua, which re-checks each visit atomically and
 // appends at most one trigger message per trigger and visit. Several processes may run it on
-// the same partitions: the script's fired flag makes a lost race a no-op.
+// the same partitions: the script's fired flag makes a lost race a no-op. While detect lags, a
+// partition's timers wait for its hits: only those due before the arrival of the oldest hit entry
+// not yet acknowledged are decided (lua/detect-watermark-1.lua), so a purchase still waiting in
+// the stream is applied before the abandonment it cancels is decided.
 import { encodePlain } from '../../core/codec.js';
 import type { Clock } from '../../core/clock.js';
 import { asReboundError } from '../../core/errors.js';
@@ -11,6 +14,7 @@ import type { RedisPort } from '../../core/redis/client.js';
 import type { Keys } from '../../core/redis/keys.js';
 import { dayOf, firedHourlyTtlMs, hourOf } from '../../model/fired-hourly.js';
 import type { DetectDefinitions } from './definitions.js';
+import { detectGroup } from './detect-stage.js';
 import { defaultVisit } from './hit-effects.js';
 import type { CompiledTrigger } from './trigger-index.js';
 
@@ -79,7 +83,14 @@ export class TimerTask {
   async #partition(partition: number): Promise<number> {
     const { redis, keys, clock, settings } = this.#ctx;
     const now = clock.now();
-    const due = await redis.zrangeDue(keys.timers(partition), now, settings.batch);
+    let due = await redis.zrangeDue(keys.timers(partition), now, settings.batch);
+    if (due.length === 0) return 0;
+    const watermark = Number(await redis.script('reboundDetectWatermark', [keys.stream(partition, 'hits')], [detectGroup]));
+    if (watermark >= 0 && watermark <= now) {
+      const decidable = due.filter((d) => d.score < watermark);
+      if (decidable.length < due.length) decisions.labels('held').inc(due.length - decidable.length);
+      due = decidable;
+    }
     let firedCount = 0;
     for (let i = 0; i < due.length; i += FIRE_CHUNK) firedCount += await this.#decide(partition, due.slice(i, i + FIRE_CHUNK), now);
     return firedCount;
