@@ -131,7 +131,7 @@ const cartHtml = `<h1>{{default profile.firstName "Hello"}}, you left something 
 <a href="https://shop.example.com/cart?v={{url ctx.visitorId}}">Back to your cart</a> <a href="{{links.unsubscribe}}">Unsubscribe</a>`;
 
 /** The demo shop's cart abandonment email (profile-based, catalog enrichment), published. */
-export async function defineShop(runtime: Runtime, extra: { event?: Record<string, unknown>; template?: Record<string, unknown> } = {}): Promise<void> {
+export async function defineShop(runtime: Pick<Runtime, 'redis' | 'keys'>, extra: { event?: Record<string, unknown>; template?: Record<string, unknown> } = {}): Promise<void> {
   const { redis, keys } = runtime;
   await putTemplate(redis, keys, {
     kind: 'Template',

@@ -49,7 +49,7 @@ describe.each(targets(inject('redisUrl'), inject('redisClusterSeeds')))('campaig
     expect(verifyToken(tracked![1]!, secret)).toEqual({ u: `https://shop.example.com/cart?v=${fired.visitorId}`, p: 'u-ada' });
     const stats = await shop.runtime.redis.hgetall(shop.runtime.keys.triggerStats(shop.runtime.keys.partitionOf(fired.visitorId), 'tid-cart'));
     expect(Number(stats['EVTcartEmail|received'])).toBeGreaterThanOrEqual(1);
-    // The profile's message index (what /admin/profiles/{id}/messages lists) has it, written just after the commit.
+    // The profile's message index (what /admin/profiles/{id}/messages lists) has it: written by the commit on a single node, just after it on a cluster.
     const member = `${shop.runtime.keys.partitionOf(fired.visitorId)}|${record.id}`;
     let indexed: string[] = [];
     for (let attempt = 0; attempt < 100 && !indexed.includes(member); attempt++) {

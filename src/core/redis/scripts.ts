@@ -29,7 +29,6 @@ export const scripts = {
   reboundCampaignCommit: load('campaign-commit.lua'),
   reboundFatigue: load('fatigue-1.lua'),
   reboundVisitorsRead: load('visitors-read.lua'),
-  reboundProfileMessages: load('profile-messages.lua'),
   reboundGroupDestroy: load('group-destroy-1.lua'),
   reboundProofAppend: load('proof-append-2.lua'),
 };

@@ -40,8 +40,16 @@ export async function runUnits(deps: CampaignDeps, partition: number, inputs: re
   const now = deps.clock.now();
   const routed = inputs.map((input) => ({ input, events: eventsOf(input) }));
   const handled = routed.filter((r) => r.events.length > 0);
-  const snapshots = await visitorSnapshots(deps.redis, deps.keys, partition, handled.map((r) => r.input.record));
-  const visitors = new Map(handled.map((r, i) => [r.input, snapshots[i]!]));
+  // The jobs start while their visitors are read (reconciliation needs them only at its end); a
+  // failed read fails the batch through the await below, not as an unhandled rejection per job.
+  const snapshots = visitorSnapshots(deps.redis, deps.keys, partition, handled.map((r) => r.input.record));
+  const visitors = new Map(
+    handled.map((r, i) => {
+      const visitor = snapshots.then((all) => all[i]!);
+      visitor.catch(() => undefined);
+      return [r.input, visitor];
+    }),
+  );
   // The batch's jobs read profiles and rows and check the suppression list together: one call
   // (and one round trip for the cache misses) for all the jobs that reach a step at once.
   const jobDeps: PipelineDeps = {
@@ -50,7 +58,7 @@ export async function runUnits(deps: CampaignDeps, partition: number, inputs: re
     resources: { getMany: coalesceByName((name, rowKeys) => deps.resources.getMany(name, rowKeys)) },
     suppressed: coalesce((values) => deps.suppressed(values)),
   };
-  return Promise.all(
+  const units = Promise.all(
     routed.map(async ({ input, events }): Promise<Unit> => {
       const { record } = input;
       const base = { triggerId: record.triggerId, receivedAt: input.receivedAt, fired: input.fired, waits: input.waits };
@@ -70,50 +78,33 @@ export async function runUnits(deps: CampaignDeps, partition: number, inputs: re
       return { gate: input.gate, jobs };
     }),
   );
+  return (await Promise.all([units, snapshots]))[0];
 }
 
 /** Per campaign role (not per process: tests and process-per-core layouts run several), the events marked as having sent. */
 const sentEventsOf = new WeakMap<CampaignDeps, Set<string>>();
 
 /** Counts what was written and marks events that produced a message (delete is refused after). */
-export async function afterCommit(deps: CampaignDeps, partition: number, units: readonly Unit[], written: readonly boolean[]): Promise<void> {
+export async function afterCommit(deps: CampaignDeps, units: readonly Unit[], written: readonly boolean[]): Promise<void> {
   let sentEvents = sentEventsOf.get(deps);
   if (sentEvents === undefined) sentEventsOf.set(deps, (sentEvents = new Set()));
   let i = 0;
   const follow: Array<Promise<unknown>> = [];
-  const indexed: Array<{ key: string; score: number; member: string }> = [];
   for (const unit of units) {
     for (const job of unit.jobs) {
       if (!written[i++]) continue;
       const { outcome } = job;
-      const channel = String(outcome.fields.channel ?? '');
       if (outcome.kind === 'outbox') {
         if (!sentEvents.has(job.eventId)) {
           sentEvents.add(job.eventId);
           follow.push(markEventSent(deps.redis, deps.keys, job.eventId));
         }
       } else if (outcome.kind === 'final') {
-        messagesTotal.inc({ event: job.eventId, channel, status: outcome.status, reason: outcome.reason ?? '' });
+        messagesTotal.inc({ event: job.eventId, channel: String(outcome.fields.channel ?? ''), status: outcome.status, reason: outcome.reason ?? '' });
       }
-      const profileId = outcome.fields.profileId;
-      if (typeof profileId === 'string') indexed.push({ key: deps.keys.profileMessages(profileId), score: job.receivedAt, member: `${partition}|${job.messageId}` });
     }
   }
-  follow.push(indexMessages(deps, indexed));
   await Promise.all(follow);
-}
-
-/** Adds messages to their profiles' indexes: one script call for the batch on a single node, per index on a cluster (other slots). */
-async function indexMessages(deps: CampaignDeps, entries: ReadonlyArray<{ key: string; score: number; member: string }>): Promise<void> {
-  if (entries.length === 0) return;
-  const { redis, retentionMs } = deps;
-  if (redis.mode === 'cluster') {
-    await Promise.all(entries.map((e) => redis.zaddExpiring(e.key, e.score, e.member, retentionMs)));
-    return;
-  }
-  const args: Array<string | number> = [retentionMs];
-  for (const e of entries) args.push(e.score, e.member);
-  await redis.script('reboundProfileMessages', entries.map((e) => e.key), args);
 }
 
 export function campaignStage(deps: CampaignDeps): StageDefinition {
@@ -136,7 +127,7 @@ export function campaignStage(deps: CampaignDeps): StageDefinition {
       const units = await runUnits(deps, partition, inputs, (input) => definitions.eventsFor(input.record));
       const spec: CommitSpec = { redis: deps.redis, keys: deps.keys, partition, retentionMs: deps.retentionMs, group: campaignGroup };
       const written = await commitOutcomes(spec, { mode: 'stream' }, units);
-      await afterCommit(deps, partition, units, written);
+      await afterCommit(deps, units, written);
       return results;
     },
   };

@@ -2,7 +2,9 @@
 // or a job coming back from waiting) the record of each of its jobs, the counters, the event's
 // index, the outbox entry or the waiting entry, and the dead letter of a render error — in one
 // script call with the removal of the input, so a crash redoes the batch and a second process
-// holding the same input writes nothing.
+// holding the same input writes nothing. The profiles' message indexes (keys outside the
+// partition's slot) are written by the same call on a single node, and just after it, one ZADD
+// per written job, on a cluster.
 import { encode, encodePlain } from '../../core/codec.js';
 import type { RedisPort } from '../../core/redis/client.js';
 import type { Keys } from '../../core/redis/keys.js';
@@ -49,6 +51,7 @@ export interface StoredJob {
  */
 export async function commitOutcomes(spec: CommitSpec, input: { mode: 'stream' } | { mode: 'waiting'; zset: string }, units: readonly Unit[]): Promise<boolean[]> {
   const { keys, partition } = spec;
+  const cluster = spec.redis.mode === 'cluster';
   const inputKey = input.mode === 'stream' ? keys.stream(partition, 'fired') : input.zset;
   const scriptKeys = [inputKey, keys.campaignJobs(partition)];
   const indexOf = new Map<string, number>();
@@ -83,7 +86,7 @@ export async function commitOutcomes(spec: CommitSpec, input: { mode: 'stream' }
         reason,
         job.receivedAt,
         fields,
-        0, 0, 0, 0, 0, '', 0,
+        0, 0, 0, 0, 0, '', 0, 0, '',
       ];
       if (outcome.kind === 'outbox') {
         row[9] = key(keys.stream(partition, outboxStream(outcome.message.channel)));
@@ -99,10 +102,31 @@ export async function commitOutcomes(spec: CommitSpec, input: { mode: 'stream' }
         row[14] = outcome.error ?? 'render failed';
         row[15] = payload(job.fired);
       }
+      const profileId = outcome.fields.profileId;
+      if (typeof profileId === 'string' && !cluster) {
+        row[16] = key(keys.profileMessages(profileId));
+        row[17] = `${partition}|${job.messageId}`;
+      }
       return row;
     }),
   ]);
   const args: Array<string | number | Buffer> = [input.mode, spec.group, spec.retentionMs, encodePlain(batch), ...payloads];
   const flags = (await spec.redis.script('reboundCampaignCommit', scriptKeys, args)) as number[];
-  return flags.map((flag) => Number(flag) === 1);
+  const written = flags.map((flag) => Number(flag) === 1);
+  if (cluster) await indexOnCluster(spec, units, written);
+  return written;
+}
+
+/** On a cluster, adds each written job to its profile's message index (other slots: one ZADD each, pipelined). */
+async function indexOnCluster(spec: CommitSpec, units: readonly Unit[], written: readonly boolean[]): Promise<void> {
+  const { redis, keys, partition, retentionMs } = spec;
+  const adds: Array<Promise<void>> = [];
+  let i = 0;
+  for (const unit of units) {
+    for (const job of unit.jobs) {
+      const profileId = job.outcome.fields.profileId;
+      if (written[i++] && typeof profileId === 'string') adds.push(redis.zaddExpiring(keys.profileMessages(profileId), job.receivedAt, `${partition}|${job.messageId}`, retentionMs));
+    }
+  }
+  await Promise.all(adds);
 }

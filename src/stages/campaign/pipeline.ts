@@ -2,7 +2,9 @@
 // (SPEC §6): validity, reconciliation (or the payload's recipient), typology, enrichment, the
 // `converted` re-check, fatigue and rendering. The outcome is written by commit.ts together with
 // the removal of the job's input, so nothing here writes except the fatigue reservation, which is
-// idempotent per message id.
+// idempotent per message id. Reads that do not depend on each other are made together, so that a
+// batch's jobs wait for as few round trips as possible: reconciliation while the visitor is read
+// (reconcile.ts), the suppression check with the enrichment.
 import { ReboundError } from '../../core/errors.js';
 import type { RedisPort } from '../../core/redis/client.js';
 import type { Keys } from '../../core/redis/keys.js';
@@ -13,7 +15,7 @@ import type { Profile } from '../../model/profile.js';
 import { normalizeEmail, normalizePhone } from '../../model/profile-values.js';
 import { smsInfo } from '../../model/sms-encoding.js';
 import type { FiredRecord } from '../../model/trigger-message.js';
-import { reconcile, type IdentityLookups } from './reconcile.js';
+import { reconcileWithVisitor, type IdentityLookups } from './reconcile.js';
 import { checkFatigue, quietUntil } from './typology.js';
 import type { VisitorSnapshot } from './visitor.js';
 
@@ -26,8 +28,8 @@ export interface Job {
   receivedAt: number;
   /** How many times the job has waited for an identity already. */
   waits: number;
-  /** The visitor as it is now (read for the whole batch at once). */
-  visitor: VisitorSnapshot;
+  /** The visitor as it is now (read for the whole batch at once; the job starts before it is in). */
+  visitor: Promise<VisitorSnapshot>;
 }
 
 export type Outcome =
@@ -82,11 +84,10 @@ export async function runJob(job: Job, now: number, deps: PipelineDeps): Promise
   const template = event.template;
   if (template === undefined) return final('routingFailed', 'templateUnpublished');
 
-  const visitor = job.visitor;
   let profile: Profile | undefined;
   let address: string | undefined;
   if (event.targeting === 'profile') {
-    const found = await reconcile(event.reconciliation, { aliases: { ...record.aliases, ...visitor.aliases }, ...(visitor.link ? { visitorLink: visitor.link } : {}) }, deps.identity);
+    const found = await reconcileWithVisitor(event.reconciliation, record.aliases, job.visitor, deps.identity);
     if (!found.ok) {
       if (found.reason !== 'ambiguous') {
         const until = now + deps.identityWaitMs(job.waits);
@@ -113,9 +114,9 @@ export async function runJob(job: Job, now: number, deps: PipelineDeps): Promise
   const to = (event.channel === 'email' ? normalizeEmail : normalizePhone)(address as string);
   if (to === undefined) return final('targetingFailed', 'noAddress');
   fields.to = to;
-  if ((await deps.suppressed([to])).has(to)) return final('ignored', 'suppressed');
-
-  const enriched = await enrich(event, context, deps.resources);
+  // Both read at once; the suppression decides first (enrich only adds to the context).
+  const [suppressed, enriched] = await Promise.all([deps.suppressed([to]), enrich(event, context, deps.resources)]);
+  if (suppressed.has(to)) return final('ignored', 'suppressed');
   if (!enriched.ok) return final('targetingFailed', 'enrichmentMissing');
 
   if (profile !== undefined && event.quietHours !== undefined) {
@@ -126,7 +127,7 @@ export async function runJob(job: Job, now: number, deps: PipelineDeps): Promise
       return { kind: 'wait', status: 'pending', reason: 'quietHours', until, fields };
     }
   }
-  if (visitor.converted) return final('ignored', 'converted');
+  if ((await job.visitor).converted) return final('ignored', 'converted');
   if (profile !== undefined && event.fatigue.length > 0) {
     const rule = await checkFatigue(deps.redis, deps.keys, profile.id, job.messageId, event.channel, event.fatigue, now);
     if (rule !== undefined) return final('ignored', 'fatigue');

@@ -96,7 +96,7 @@ export class WaitingTask {
     });
     const spec = { redis, keys, partition, retentionMs: this.#deps.retentionMs, group: campaignGroup };
     const written = await commitOutcomes(spec, { mode: 'waiting', zset }, units);
-    await afterCommit(this.#deps, partition, units, written);
+    await afterCommit(this.#deps, units, written);
   }
 }
 

@@ -1,5 +1,6 @@
 -- campaign-commit: records the outcomes of a batch of campaign jobs of one partition atomically
--- with the removal of their inputs (numKeys is dynamic; every key is in the partition).
+-- with the removal of their inputs (numKeys is dynamic; every key is in the partition, but for
+-- the profiles' message indexes, which are passed on a single node only).
 -- KEYS[1] the input: the trigger log stream (mode 'stream') or a waiting/paused zset;
 -- KEYS[2] the partition's campaign jobs hash; KEYS[3..] records, indexes, counters, outboxes,
 -- dead letters, waiting zsets, referenced by index below.
@@ -10,9 +11,12 @@
 --   receivedAt, fields (map of record fields), outKey (0 = none), outPayload, waitKey (0 = none:
 --   else ZADD waitKey waitScore messageId and keep the job), waitScore, dlqKey (0 = none),
 --   dlqError, payload (the job kept while waiting, or the trigger log entry the dead letters keep
---   so that a replay after a fix renders it again);
+--   so that a replay after a fix renders it again), profileKey, profileMember;
 -- keys as KEYS indexes; outPayload and payload (binary, which cmsgpack does not read) as ARGV
 -- indexes, 0 = none.
+-- Optionally (a single node only: these keys are in other slots) a job names its profile's
+-- message index: profileKey (0 = none), profileMember: ZADD profileKey receivedAt profileMember,
+-- kept alive for the retention like the other keys, when the job is written.
 -- A unit is written only when this call removes its input (XACK = 1 or ZREM = 1), so two
 -- processes holding the same entry or member never both write. A job whose record exists is a
 -- duplicate trigger message and changes nothing, unless it comes back from waiting or its
@@ -104,6 +108,10 @@ for _, unit in ipairs(units) do
         end
         if job[14] > 0 then
           redis.call('XADD', KEYS[job[14]], '*', 'd', ARGV[job[16]], 'id', id, 'group', group, 'error', job[15], 'deliveries', '1')
+        end
+        if job[17] > 0 then
+          redis.call('ZADD', KEYS[job[17]], receivedAt, job[18])
+          expire(KEYS[job[17]])
         end
       end
     end
