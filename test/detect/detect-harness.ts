@@ -77,12 +77,16 @@ export function makeHit(visitorId: string, fields: Partial<Hit> = {}): Hit {
   return { id: `ph-${process.pid}-${++counter}`, source, visitorId, ts: now, receivedAt: now, type: 'track', events: [], ...fields };
 }
 
-/** Appends each hit as its own entry, in the order given, each received when appended. */
-export async function appendOneByOne(redis: RedisPort, keys: Keys, hits: readonly Hit[], pause?: () => Promise<void>): Promise<void> {
+/** Appends each hit as its own entry, in the order given, each received when appended; returns them as sent. */
+export async function appendOneByOne(redis: RedisPort, keys: Keys, hits: readonly Hit[], pause?: () => Promise<void>): Promise<Hit[]> {
+  const sent: Hit[] = [];
   for (const hit of hits) {
-    await redis.xadd(keys.stream(keys.partitionOf(hit.visitorId), 'hits'), encodeHits([{ ...hit, receivedAt: Date.now() }]));
+    const received = { ...hit, receivedAt: Date.now() };
+    await redis.xadd(keys.stream(keys.partitionOf(hit.visitorId), 'hits'), encodeHits([received]));
+    sent.push(received);
     if (pause) await pause();
   }
+  return sent;
 }
 
 /** Appends entries of several hits each (every hit of an entry must be of the entry's partition). */
