@@ -10,6 +10,7 @@ export interface IngestRequest {
   readonly params: readonly string[];
   /** The captured headers (lower-case names): content-type, content-length, authorization, … */
   readonly headers: Readonly<Record<string, string>>;
+  /** Valid until the request is answered: its memory is then reused for another request's body. */
   body: Buffer;
   readonly receivedAt: number;
 }

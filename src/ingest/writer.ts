@@ -1,13 +1,16 @@
 // The micro-batching writer: hits of concurrent requests are grouped per partition and appended
 // as ONE stream entry per partition per flush (`d` = msgpack array of hits). A flush happens when
-// `flushHits` hits wait, or `flushWindow` (1 ms) after the first hit that waits.
+// `flushHits` hits wait, or `flushWindow` (1 ms) after the first hit that waits. Each hit is
+// encoded into its partition's open entry as it is written (src/model/hit-encoder.ts): a flush
+// only closes the entries, and no hit object outlives its request's handler.
 // Invariant: one request's hits of one partition always travel in the same entry, and a request
 // resolves only when every entry carrying its hits has been acknowledged by Redis. If one of its
 // entries fails, the request is rejected (503) even if others were written: the client's retry
 // duplicates those, and detect drops the duplicates by hit id (docs/decisions.md).
 import type { RedisPort } from '../core/redis/client.js';
 import type { Keys } from '../core/redis/keys.js';
-import { encodeHits, type Hit } from '../model/hit.js';
+import type { Hit } from '../model/hit.js';
+import { HitEntryBuilder } from '../model/hit-encoder.js';
 
 class Ticket {
   remaining = 0;
@@ -45,7 +48,7 @@ export class HitWriter {
   readonly #flushHits: number;
   readonly #flushWindowMs: number;
   readonly #keys: Keys;
-  #hits: Hit[][];
+  readonly #entries: HitEntryBuilder[];
   #tickets: Ticket[][];
   #touched: number[] = [];
   #waiting = 0;
@@ -58,7 +61,7 @@ export class HitWriter {
     this.#flushHits = options.flushHits;
     this.#flushWindowMs = options.flushWindowMs ?? 0;
     this.#streams = keys.allPartitions().map((p) => keys.stream(p, options.stream ?? 'hits'));
-    this.#hits = this.#streams.map(() => []);
+    this.#entries = this.#streams.map(() => new HitEntryBuilder());
     this.#tickets = this.#streams.map(() => []);
   }
 
@@ -66,25 +69,36 @@ export class HitWriter {
   write(hits: readonly Hit[]): Promise<void> {
     if (hits.length === 0) return Promise.resolve();
     const ticket = new Ticket();
-    for (const hit of hits) {
-      const p = this.#keys.partitionOf(hit.visitorId);
-      const group = this.#hits[p] as Hit[];
-      if (group.length === 0) this.#touched.push(p);
-      group.push(hit);
-      const tickets = this.#tickets[p] as Ticket[];
-      if (tickets[tickets.length - 1] !== ticket) {
-        tickets.push(ticket);
-        ticket.remaining++;
+    try {
+      for (const hit of hits) {
+        const p = this.#keys.partitionOf(hit.visitorId);
+        const entry = this.#entries[p] as HitEntryBuilder;
+        if (entry.count === 0) this.#touched.push(p);
+        entry.add(hit);
+        const tickets = this.#tickets[p] as Ticket[];
+        if (tickets[tickets.length - 1] !== ticket) {
+          tickets.push(ticket);
+          ticket.remaining++;
+        }
       }
+    } catch (err) {
+      // Not reachable with validated hits (the encoder takes any plain data): the hits queued before
+      // the failure are still written, nobody waits for them.
+      void ticket.promise.catch(() => undefined);
+      this.#schedule();
+      throw err;
     }
     this.#waiting += hits.length;
     if (this.#waiting >= this.#flushHits) this.flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      if (this.#flushWindowMs > 0) setTimeout(() => this.flush(), this.#flushWindowMs);
-      else setImmediate(() => this.flush());
-    }
+    else this.#schedule();
     return ticket.promise;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    if (this.#flushWindowMs > 0) setTimeout(() => this.flush(), this.#flushWindowMs);
+    else setImmediate(() => this.flush());
   }
 
   /** Appends everything waiting now (one entry per touched partition, pipelined). */
@@ -95,13 +109,13 @@ export class HitWriter {
     this.#touched = [];
     this.#waiting = 0;
     for (const p of touched) {
-      const hits = this.#hits[p] as Hit[];
+      const data = (this.#entries[p] as HitEntryBuilder).finish();
       const tickets = this.#tickets[p] as Ticket[];
-      this.#hits[p] = [];
       this.#tickets[p] = [];
+      if (data === undefined) continue;
       // One XADD per entry, issued in the same tick: ioredis auto-pipelines them, and each
       // entry's outcome reaches exactly the requests whose hits it carries.
-      const done = this.#redis.xadd(this.#streams[p] as string, encodeHits(hits)).then(
+      const done = this.#redis.xadd(this.#streams[p] as string, data).then(
         () => settleAll(tickets, undefined),
         (err: unknown) => settleAll(tickets, err),
       );
