@@ -33,12 +33,12 @@ export class PartitionShare {
   #failing = false;
 
   constructor(redis: RedisPort, key: string, consumer: string, all: readonly number[], logger: Logger, onChange: (owned: readonly number[]) => void) {
-    this.#onChange = onChange;
     this.#redis = redis;
     this.#key = key;
     this.#consumer = consumer;
     this.#all = all;
     this.#logger = logger;
+    this.#onChange = onChange;
   }
 
   /** The partitions this process serves now. */

@@ -181,16 +181,23 @@ export class StageRunner<T = unknown> {
     }
   }
 
-  /** Up to `count` partitions without a batch in flight, starting where the last round stopped. */
+  /**
+   * Up to `count` partitions without a batch in flight, starting after the last one the previous
+   * round read: every partition is read within a few rounds, however many rounds linger.
+   */
   #freePartitions(count: number): number[] {
     const partitions = this.#readable();
     const free: number[] = [];
-    if (partitions.length === 0) return free;
+    let next = this.#cursor;
     for (let i = 0; i < partitions.length && free.length < count; i++) {
-      const p = partitions[(this.#cursor + i) % partitions.length] as number;
-      if (!this.#inFlight.has(p)) free.push(p);
+      const at = (this.#cursor + i) % partitions.length;
+      const p = partitions[at] as number;
+      if (!this.#inFlight.has(p)) {
+        free.push(p);
+        next = at + 1;
+      }
     }
-    this.#cursor = (this.#cursor + 1) % partitions.length;
+    this.#cursor = partitions.length === 0 ? 0 : next % partitions.length;
     return free;
   }
 
