@@ -4,15 +4,12 @@
 // message indexes are written by the commit, on a cluster (other slots) right after it. Counted
 // on a client of our own: a round is the socket writes made before any reply is read. Profiles
 // are looked up before the visitor is in, so what the visitor declared must still decide.
-import { once } from 'node:events';
-import { Cluster, Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { configSchema } from '../../src/core/config-schema.js';
 import { systemClock } from '../../src/core/clock.js';
 import { createLogger } from '../../src/core/log.js';
-import { RedisPort } from '../../src/core/redis/client.js';
+import type { RedisPort } from '../../src/core/redis/client.js';
 import { Keys } from '../../src/core/redis/keys.js';
-import { scripts } from '../../src/core/redis/scripts.js';
 import { loadCampaignDefinitions } from '../../src/model/campaign-definitions.js';
 import { Datamart } from '../../src/model/datamart-cache.js';
 import { parseProfile } from '../../src/model/profile.js';
@@ -20,6 +17,7 @@ import { ProfileStore } from '../../src/model/profile-store.js';
 import { encodeFiredRecord, type FiredRecord } from '../../src/model/trigger-message.js';
 import { campaignGroup, campaignStage, messageIdOf, type CampaignDeps } from '../../src/stages/campaign/campaign-stage.js';
 import { connect, newPrefix, targets, type Target } from '../stages/pipeline-helpers.js';
+import { observedPort } from '../support/observed-port.js';
 import { defineShop, firedRecord } from './campaign-harness.js';
 
 const settings = configSchema.parse({}).campaign;
@@ -30,30 +28,17 @@ afterEach(async () => {
 
 /** A port whose socket writes are counted in rounds: a write after a reply was read starts a new round. */
 async function countingPort(target: Target): Promise<{ redis: RedisPort; rounds: () => number; nodes: number }> {
-  const seeds = (target.redis.cluster ?? []).map((seed) => ({ host: seed.split(':')[0] as string, port: Number(seed.split(':')[1]) }));
-  const client =
-    target.name === 'standalone'
-      ? new Redis(target.redis.url as string, { enableAutoPipelining: true })
-      : new Cluster(seeds, { enableAutoPipelining: true, autoPipeliningIgnoredCommands: Object.keys(scripts) });
-  await once(client, 'ready');
-  const redis = new RedisPort(client);
-  cleanup.push(() => redis.close());
-  await redis.ping();
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
   let rounds = 0;
   let replied = true;
-  for (const node of nodes) {
-    await node.ping(); // connected, so that its stream exists
-    const stream = node.stream as unknown as { write: (...args: unknown[]) => boolean; on(event: 'data', listener: () => void): void };
-    const write = stream.write.bind(stream);
-    stream.write = (...args: unknown[]) => {
+  const { redis, nodes } = await observedPort(target, {
+    write: () => {
       if (replied) rounds++;
       replied = false;
-      return write(...args);
-    };
-    stream.on('data', () => (replied = true));
-  }
-  return { redis, rounds: () => rounds, nodes: nodes.length };
+    },
+    reply: () => (replied = true),
+  });
+  cleanup.push(() => redis.close());
+  return { redis, rounds: () => rounds, nodes };
 }
 
 interface Setup {

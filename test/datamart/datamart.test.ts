@@ -2,14 +2,12 @@
 // Redis Cluster: cache misses of a call loaded in one pipelined round trip, hit/miss/negative
 // counts, writes of another process visible within a second, a reconnect of the invalidation
 // listener dropping everything, and the suppression list.
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { metricsRegistry } from '../../src/core/metrics.js';
-import { connectRedis, RedisPort } from '../../src/core/redis/client.js';
+import { connectRedis, type RedisPort } from '../../src/core/redis/client.js';
 import { Keys } from '../../src/core/redis/keys.js';
-import { scripts } from '../../src/core/redis/scripts.js';
 import { createLogger } from '../../src/core/log.js';
 import { configSchema } from '../../src/core/config-schema.js';
 import { Datamart } from '../../src/model/datamart-cache.js';
@@ -20,6 +18,7 @@ import { upsertRows } from '../../src/model/resource-store.js';
 import { addSuppressions, removeSuppressions } from '../../src/model/suppressions.js';
 import { waitFor } from '../support/processes.js';
 import { newPrefix, targets, type Target } from '../stages/pipeline-helpers.js';
+import { observedPort } from '../support/observed-port.js';
 
 const campaign = configSchema.parse({}).campaign;
 const logger = createLogger('silent');
@@ -32,25 +31,10 @@ const seedsOf = (target: Target) => (target.redis.cluster ?? []).map((seed) => (
 
 /** A port on a client of our own whose socket writes we count: one write = one round trip to a node. */
 async function countingPort(target: Target): Promise<{ redis: RedisPort; writes: () => number; nodes: number }> {
-  const client =
-    target.name === 'standalone'
-      ? new Redis(target.redis.url as string, { enableAutoPipelining: true })
-      : new Cluster(seedsOf(target), { enableAutoPipelining: true, autoPipeliningIgnoredCommands: Object.keys(scripts) });
-  await once(client, 'ready');
-  const redis = new RedisPort(client);
-  cleanup.push(() => redis.close());
-  await redis.ping();
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
   let writes = 0;
-  for (const node of nodes) {
-    const stream = node.stream as unknown as { write: (...args: unknown[]) => boolean };
-    const write = stream.write.bind(stream);
-    stream.write = (...args: unknown[]) => {
-      writes++;
-      return write(...args);
-    };
-  }
-  return { redis, writes: () => writes, nodes: nodes.length };
+  const { redis, nodes } = await observedPort(target, { write: () => writes++ });
+  cleanup.push(() => redis.close());
+  return { redis, writes: () => writes, nodes };
 }
 
 async function port(target: Target, name = 'test-datamart'): Promise<RedisPort> {
