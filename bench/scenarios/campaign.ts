@@ -3,9 +3,7 @@
 // backlog of trigger messages, with 1,000,000 profiles and a 100,000-product catalog in its own
 // redis-server, at about 90 % and about 10 % datamart cache hits; the per-batch latency from the
 // records' receivedAt (the batch was read) to the outbox entries' ids (the batch was committed).
-import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { decode } from '../../src/core/codec.js';
@@ -23,7 +21,7 @@ import { encodeFiredRecord, type FiredRecord } from '../../src/model/trigger-mes
 import { startRedis } from '../../test/support/redis-server.js';
 import { round, sleep, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { seededRandom } from '../support/hits.js';
-import { cpuSeconds, reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
+import { cpuProfileArgs, cpuSeconds, reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
 import { fmt, infoField, waitForAofIdle } from '../support/redis-info.js';
 
 const SCENARIO = 'campaign';
@@ -368,14 +366,11 @@ async function clearMessages(env: Env): Promise<void> {
 }
 
 function startWorker(env: Env, spec: CaseSpec, caseId: string): Tracked {
-  // BENCH_CPU_PROF=<dir>: the worker writes a V8 CPU profile under <dir>/<case>/ when it exits.
-  const profileDir = process.env.BENCH_CPU_PROF ? join(process.env.BENCH_CPU_PROF, caseId) : undefined;
-  if (profileDir) mkdirSync(profileDir, { recursive: true });
   const cacheEnv = {
     ...(spec.profileCacheMax ? { BENCH_PROFILE_CACHE_MAX: String(spec.profileCacheMax) } : {}),
     ...(spec.resourceCacheMax ? { BENCH_RESOURCE_CACHE_MAX: String(spec.resourceCacheMax) } : {}),
   };
-  return spawnTracked(process.execPath, [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...reboundNodeFlags, '--import', 'tsx', WORKER], {
+  return spawnTracked(process.execPath, [...cpuProfileArgs(caseId), ...reboundNodeFlags, '--import', 'tsx', WORKER], {
     cwd: REPO,
     env: { ...process.env, ...cacheEnv, BENCH_PREFIX: env.keys.prefix, BENCH_REDIS_URL: env.url, BENCH_PARTITIONS: String(PARTITIONS) },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,7 +1,6 @@
 // Scenario "detect": hits/s of detect processes draining a preloaded backlog of hit entries with
 // 100 and 1,000 enabled triggers on the source; Redis memory per active visitor and per waiting
 // trigger; and how late timers fire when many visits wait (their deadlines spread over a window).
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { decode, encode } from '../../src/core/codec.js';
@@ -15,7 +14,7 @@ import { startRedis, type RedisProcess } from '../../test/support/redis-server.j
 import { infoField } from '../support/redis-info.js';
 import { round, sleep, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { seededRandom } from '../support/hits.js';
-import { cpuSeconds, reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
+import { cpuProfileArgs, cpuSeconds, reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
 
 const PARTITIONS = 16;
 const HITS = 300_000;
@@ -87,16 +86,10 @@ async function fresh(env: Env, triggerCount: number): Promise<{ keys: Keys; slot
   return { keys, slots };
 }
 
-/** BENCH_CPU_PROF=<dir>: each worker writes a V8 CPU profile under <dir>/<case>/ when it exits. */
-function profileArgs(caseId: string): string[] {
-  const root = process.env.BENCH_CPU_PROF;
-  return root ? ['--cpu-prof', '--cpu-prof-dir', join(root, caseId)] : [];
-}
-
 /** `everyPartition`: each worker reads every partition (stages.partitions: all), else they share them (the default). */
 function startWorkers(env: Env, keys: Keys, count: number, caseId: string, everyPartition = false): Tracked[] {
   return Array.from({ length: count }, () =>
-    spawnTracked(process.execPath, [...profileArgs(caseId), ...reboundNodeFlags, '--import', 'tsx', WORKER], {
+    spawnTracked(process.execPath, [...cpuProfileArgs(caseId), ...reboundNodeFlags, '--import', 'tsx', WORKER], {
       cwd: REPO,
       env: {
         ...process.env, BENCH_PREFIX: keys.prefix, BENCH_REDIS_URL: env.server.url, BENCH_PARTITIONS: String(PARTITIONS),

@@ -5,7 +5,7 @@
 // Baselines in the same run: redis-benchmark XADD of one hit's size, and a hand-written
 // node:http + ioredis server doing one XADD per hit, loaded with the same requests. After every
 // case the streams are read back: every acknowledged hit must be there.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import { fmt, infoField, waitForAofIdle } from '../support/redis-info.js';
 import { round, sleep, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { HitFactory } from '../support/hits.js';
 import { PARTITIONS, buildBodies, type BodyKind, type LoadResult, type LoadSpec } from '../support/ingest-load.js';
-import { reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
+import { cpuProfileArgs, reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
 import { reapWithHarness } from '../support/reaper.js';
 import { xaddBaseline, type XaddBaseline } from '../support/redis-benchmark.js';
 
@@ -109,15 +109,6 @@ async function freshKeys(env: Env, caseId: string): Promise<Keys> {
   return new Keys(`bi-${caseId}-${Date.now().toString(36)}`, PARTITIONS);
 }
 
-/** BENCH_CPU_PROF=<dir>: the server process writes a V8 CPU profile under <dir>/<case>/ when it exits. */
-function profileArgs(caseId: string): string[] {
-  const root = process.env.BENCH_CPU_PROF;
-  if (!root) return [];
-  const dir = join(root, caseId);
-  mkdirSync(dir, { recursive: true });
-  return ['--cpu-prof', '--cpu-prof-dir', dir];
-}
-
 /** A port free now on loopback, for processes that must all listen on the same one. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -134,7 +125,7 @@ function freePort(): Promise<number> {
 async function startIngest(env: Env, keys: Keys, caseId: string, port = 0): Promise<{ proc: Tracked; port: number }> {
   // BENCH_INGEST_NODE_ARGS: extra node options for the ingest processes while investigating (e.g. --trace-gc).
   const extra = (process.env.BENCH_INGEST_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
-  const proc = spawnTracked(process.execPath, [...profileArgs(caseId), ...reboundNodeFlags, ...extra, '--import', 'tsx', '--import', GUARD, CLI, 'start', '--roles', 'ingest'], {
+  const proc = spawnTracked(process.execPath, [...cpuProfileArgs(caseId), ...reboundNodeFlags, ...extra, '--import', 'tsx', '--import', GUARD, CLI, 'start', '--roles', 'ingest'], {
     cwd: REPO,
     env: {
       ...process.env,
@@ -175,7 +166,7 @@ async function startIngests(env: Env, keys: Keys, def: CaseDef): Promise<{ procs
 }
 
 async function startNaive(env: Env, stream: string): Promise<{ proc: Tracked; port: number }> {
-  const proc = spawnTracked(process.execPath, [...profileArgs('naive'), '--import', 'tsx', NAIVE], {
+  const proc = spawnTracked(process.execPath, [...cpuProfileArgs('naive'), '--import', 'tsx', NAIVE], {
     cwd: REPO,
     env: { ...process.env, BENCH_REDIS_URL: env.server.url, BENCH_STREAM: stream, BENCH_WRITE_KEY: WRITE_KEY },
     stdio: ['pipe', 'pipe', 'pipe'],

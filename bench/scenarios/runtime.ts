@@ -2,9 +2,7 @@
 // on) drains a preloaded backlog on its own redis-server (AOF everysec, as in production), with
 // 1 and 2 worker processes, for entries carrying 100 hits and single hits; then one paced run
 // for the in → out latency. Baseline in the same run: redis-benchmark XADD of an entry's size.
-import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { decode } from '../../src/core/codec.js';
@@ -14,7 +12,7 @@ import { startRedis, type RedisProcess } from '../../test/support/redis-server.j
 import { fmt, infoField, waitForAofIdle } from '../support/redis-info.js';
 import { round, sleep, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { HitFactory } from '../support/hits.js';
-import { cpuSeconds, spawnTracked, type Tracked } from '../support/processes.js';
+import { cpuProfileArgs, cpuSeconds, spawnTracked, type Tracked } from '../support/processes.js';
 import { xaddBaseline, type XaddBaseline } from '../support/redis-benchmark.js';
 
 const SCENARIO = 'runtime';
@@ -100,11 +98,7 @@ async function freshKeys(env: Env, caseId: string): Promise<Keys> {
 }
 
 function startWorkers(env: Env, keys: Keys, count: number, caseId: string, mode: HopMode, extraEnv: Record<string, string> = {}): Tracked[] {
-  // BENCH_CPU_PROF=<dir>: each worker writes a V8 CPU profile under <dir>/<case>/ when it exits.
-  const profileRoot = process.env.BENCH_CPU_PROF;
-  const profileDir = profileRoot ? join(profileRoot, caseId) : undefined;
-  if (profileDir) mkdirSync(profileDir, { recursive: true });
-  const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const nodeArgs = cpuProfileArgs(caseId);
   return Array.from({ length: count }, () =>
     spawnTracked(process.execPath, [...nodeArgs, '--import', 'tsx', WORKER], {
       cwd: REPO,

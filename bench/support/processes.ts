@@ -1,7 +1,7 @@
 // Child processes of the benchmarks (workers, redis-benchmark): every one is tracked by the pid
 // we started, stopped by that pid, and SIGKILLed when the harness exits for any reason.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const MAX_OUTPUT = 64 * 1024;
@@ -14,7 +14,10 @@ export const reboundNodeFlags = ['--max-semi-space-size=32'];
 /** BENCH_CPU_PROF=<dir>: Node flags that make a process write a V8 CPU profile under <dir>/<name>/ when it exits. */
 export function cpuProfileArgs(name: string): string[] {
   const root = process.env.BENCH_CPU_PROF;
-  return root ? ['--cpu-prof', '--cpu-prof-dir', join(root, name.replace(/[^a-z0-9]+/gi, '-'))] : [];
+  if (!root) return [];
+  const dir = join(root, name.replace(/[^a-z0-9]+/gi, '-'));
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', '--cpu-prof-dir', dir];
 }
 
 export interface Tracked {
