@@ -1,6 +1,8 @@
 // Scenario "detect": hits/s of detect processes draining a preloaded backlog of hit entries with
 // 100 and 1,000 enabled triggers on the source; Redis memory per active visitor and per waiting
 // trigger; and how late timers fire when many visits wait (their deadlines spread over a window).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { decode, encode } from '../../src/core/codec.js';
@@ -88,8 +90,10 @@ async function fresh(env: Env, triggerCount: number): Promise<{ keys: Keys; slot
 
 /** `everyPartition`: each worker reads every partition (stages.partitions: all), else they share them (the default). */
 function startWorkers(env: Env, keys: Keys, count: number, caseId: string, everyPartition = false): Tracked[] {
+  // BENCH_DETECT_NODE_ARGS: extra node options for the workers while investigating (e.g. --trace-gc; see BENCH_DETECT_LOG).
+  const extra = (process.env.BENCH_DETECT_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
   return Array.from({ length: count }, () =>
-    spawnTracked(process.execPath, [...cpuProfileArgs(caseId), ...reboundNodeFlags, '--import', 'tsx', WORKER], {
+    spawnTracked(process.execPath, [...cpuProfileArgs(caseId), ...reboundNodeFlags, ...extra, '--import', 'tsx', WORKER], {
       cwd: REPO,
       env: {
         ...process.env, BENCH_PREFIX: keys.prefix, BENCH_REDIS_URL: env.server.url, BENCH_PARTITIONS: String(PARTITIONS),
@@ -132,6 +136,7 @@ async function throughput(env: Env, triggerCount: number, workerCount: number, e
     for (let i = 0; i < entries.length; i += 500) await env.redis.xaddMany(entries.slice(i, i + 500));
     await Promise.all(workers.map((w) => w.waitFor('ready', 30_000)));
     const cpuBefore = workers.map((w) => cpuSeconds(w.pid) ?? 0);
+    if (process.env.BENCH_DETECT_LOG) await env.admin.call('CONFIG', 'RESETSTAT');
     const redisBefore = await redisCpu(env.admin);
     const t0 = performance.now();
     for (const w of workers) w.child.stdin?.write('go\n');
@@ -157,6 +162,9 @@ async function throughput(env: Env, triggerCount: number, workerCount: number, e
     };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
+    // BENCH_DETECT_LOG=<dir>: each worker's output (its log, and whatever BENCH_DETECT_NODE_ARGS made it print).
+    if (process.env.BENCH_DETECT_LOG) writeFileSync(join(process.env.BENCH_DETECT_LOG, `${label.replace(/[^a-z0-9]+/gi, '-')}-redis-commandstats.txt`), await env.admin.info('commandstats'));
+    if (process.env.BENCH_DETECT_LOG) for (const w of workers) writeFileSync(join(process.env.BENCH_DETECT_LOG, `${label.replace(/[^a-z0-9]+/gi, '-')}-${w.pid}.log`), w.output());
   }
 }
 
@@ -183,7 +191,7 @@ async function timerLag(env: Env): Promise<ResultRow> {
         matches: [{ slot, rearmed: true, delayMs: INACTIVITY_MS, include: [0], excluded: false, metadata: undefined }],
       };
       state.apply(effect, new Map());
-      const write = state.write() as VisitorWrite;
+      const write = state.write(0) as VisitorWrite; // the preload sets no time to live
       pipeline.hset(state.key, 's', write.state, ...write.set);
       pipeline.zadd(keys.timers(p), due, `${slot}|1|${visitor}`);
     }

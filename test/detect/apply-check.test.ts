@@ -24,8 +24,9 @@ async function setup(): Promise<{ keys: Keys; stream: string; timers: string; vi
   return { keys, stream, timers: keys.timers(0), visitor: keys.visitor(0, 'v-1'), entry };
 }
 
+/** One write (key 3, no time to live, the next version, nothing removed), as detect-stage.ts plans it. */
 const apply = (s: Awaited<ReturnType<typeof setup>>, versionRead: string, state: string) =>
-  redis.script('reboundDetectApply', [s.stream, s.timers, s.visitor], [detectGroup, encodePlain([[s.entry], [[3, versionRead, state.length, ['v', String(Number(versionRead || 0) + 1)], []]], ['1|1|v-1', 5000]]), 60_000, state]);
+  redis.script('reboundDetectApply', [s.stream, s.timers, s.visitor], [detectGroup, encodePlain([[s.entry], [3, versionRead, state.length, 0, 2, 'v', String(Number(versionRead || 0) + 1), 0], ['1|1|v-1', 5000]]), state]);
 
 describe('detect-apply', () => {
   it('writes the state, arms the timer and acknowledges when the version read is current', async () => {

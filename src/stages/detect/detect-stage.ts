@@ -118,16 +118,18 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     let h = 0;
     for (const entry of hits) for (const hit of entry) (states[visitorOf[h++] as number] as VisitorState).apply(effects.effect(hit), arms);
     const scriptKeys: string[] = [stream(partition), keys.timers(partition)];
-    const writes: Array<[number, string, number, string[], string[]]> = [];
+    // One flat list (a table per write costs Lua more than the writes themselves): per write
+    // keyIndex, versionRead, state length, expireMs, n, n set strings, m, m fields to remove.
+    const writes: Array<string | number> = [];
     const blobs: Buffer[] = [];
     for (const state of states) {
-      const write = state.write();
+      const write = state.write(settings.visitorTtlMs);
       if (write === undefined) continue;
-      writes.push([scriptKeys.push(state.key), state.version, write.state.length, write.set, write.remove]);
+      writes.push(scriptKeys.push(state.key), state.version, write.state.length, write.expireMs, write.set.length, ...write.set, write.remove.length, ...write.remove);
       blobs.push(write.state);
     }
     const plan = [items.map((item) => item.id), writes, flatten(arms)];
-    return { scriptKeys, args: [detectGroup, encodePlain(plan), settings.visitorTtlMs, Buffer.concat(blobs)] };
+    return { scriptKeys, args: [detectGroup, encodePlain(plan), Buffer.concat(blobs)] };
   }
 
   return {

@@ -42,6 +42,12 @@ export interface VisitorWrite {
   /** Field, value pairs to set besides the state, the new version first. */
   set: string[];
   remove: string[];
+  /**
+   * The hash's new time to live (ms), or 0 to leave it. Set when a visit starts, to the visitor
+   * time to live plus the longest the visit can last (its source's maxDuration): the state then
+   * outlives the visit's last hit by at least the visitor time to live, without a PEXPIRE per hit.
+   */
+  expireMs: number;
 }
 
 /**
@@ -81,6 +87,8 @@ export class VisitorState {
   #changed = false;
   #idsChanged = false;
   #vnChanged = false;
+  /** maxDuration of the visit this state started since it was last written (0: none started). */
+  #startedVisitSpan = 0;
   /** Copies of excluded-hit fields to write (a time) or remove (null). */
   readonly #copies = new Map<string, number | null>();
 
@@ -134,7 +142,7 @@ export class VisitorState {
   }
 
   /** The state and fields to write, with the next version; undefined when nothing changed. */
-  write(): VisitorWrite | undefined {
+  write(visitorTtlMs: number): VisitorWrite | undefined {
     if (!this.#changed || this.#stored === undefined) return undefined;
     const set: string[] = ['v', this.#nextVersion()];
     const remove: string[] = [];
@@ -144,7 +152,8 @@ export class VisitorState {
       if (value === null) remove.push(field);
       else set.push(field, String(value));
     }
-    return { state: encodePlain(this.#stored), set, remove };
+    const expireMs = this.#startedVisitSpan > 0 ? visitorTtlMs + this.#startedVisitSpan : 0;
+    return { state: encodePlain(this.#stored), set, remove, expireMs };
   }
 
   /** The write() went through: this state is now what Redis holds, at the next version. */
@@ -152,6 +161,7 @@ export class VisitorState {
     if (!this.#changed) return;
     this.#version = this.#nextVersion();
     this.#changed = this.#idsChanged = this.#vnChanged = false;
+    this.#startedVisitSpan = 0;
     this.#copies.clear();
   }
 
@@ -187,6 +197,7 @@ export class VisitorState {
     stored[visitSlot(vn)] = [hit.receivedAt, hit.receivedAt, hit.ts, hit.ts, 0, 0, [], [], [], []];
     stored[0] = vn;
     this.#vnChanged = true;
+    this.#startedVisitSpan = Math.max(this.#startedVisitSpan, hit.visit.maxDuration);
     return vn;
   }
 

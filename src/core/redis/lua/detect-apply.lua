@@ -3,11 +3,14 @@
 -- stage read the states (detect-load.lua) and applied the hits in the process
 -- (src/stages/detect/visitor-state.ts); this script only checks and writes.
 -- KEYS[1] hits stream, KEYS[2] timers zset, KEYS[3..] the visitor hashes written.
--- ARGV[1] group, ARGV[2] plan (plain MessagePack), ARGV[3] visitor time to live (ms), ARGV[4]
--- the written states one after the other (MessagePack; cmsgpack reads no binary type, so they
--- come as bytes beside the plan, in one argument: one per state costs more to send and parse):
---   { entryIds, writes = {{keyIndex, versionRead ('' for none), state length in ARGV[4],
---     {field, value, …} (the new version first), {field, …} to remove}, …},
+-- ARGV[1] group, ARGV[2] plan (plain MessagePack), ARGV[3] the written states one after the other
+-- (MessagePack; cmsgpack reads no binary type, so they come as bytes beside the plan, in one
+-- argument: one per state costs more to send and parse):
+--   { entryIds,
+--     writes, one flat list (a table per write costs more than its commands): per write
+--       keyIndex, versionRead ('' for none), state length in ARGV[3], time to live to set (ms, 0
+--       to leave it), n, n strings field, value, … to set (the new version first), m, m fields
+--       to remove,
 --     arms = {member, due, …} (a member already waiting keeps its time) }
 -- Returns {0} when applied. Else nothing is written and the stage starts over:
 --   {1, {id, …}}: entries no longer pending for the group (another consumer took and acknowledged
@@ -16,7 +19,8 @@
 -- The acknowledgement comes last: a script failing half-way (Redis does not roll back) leaves the
 -- entries pending, and a hit applied twice counts once (the visitor's recent hit ids).
 local plan = cmsgpack.unpack(ARGV[2])
-local entries, writes = plan[1], plan[2]
+local entries, w = plan[1], plan[2]
+local n = #w
 
 local stale = {}
 for _, id in ipairs(entries) do
@@ -25,25 +29,31 @@ end
 if #stale > 0 then return { 1, stale } end
 
 local changed = 0
-for _, w in ipairs(writes) do
-  if (redis.call('HGET', KEYS[w[1]], 'v') or '') ~= w[2] then changed = changed + 1 end
+local i = 1
+while i <= n do
+  if (redis.call('HGET', KEYS[w[i]], 'v') or '') ~= w[i + 1] then changed = changed + 1 end
+  local sets = w[i + 4]
+  i = i + 6 + sets + w[i + 5 + sets]
 end
 if changed > 0 then return { 2, changed } end
 
-local states, at = ARGV[4], 1
-for _, w in ipairs(writes) do
-  local key = KEYS[w[1]]
-  redis.call('HSET', key, 's', string.sub(states, at, at + w[3] - 1), unpack(w[4]))
-  at = at + w[3]
-  if #w[5] > 0 then redis.call('HDEL', key, unpack(w[5])) end
-  redis.call('PEXPIRE', key, ARGV[3])
+local states, at = ARGV[3], 1
+i = 1
+while i <= n do
+  local key, length, ttl, sets = KEYS[w[i]], w[i + 2], w[i + 3], w[i + 4]
+  redis.call('HSET', key, 's', string.sub(states, at, at + length - 1), unpack(w, i + 5, i + 4 + sets))
+  at = at + length
+  local removes = w[i + 5 + sets]
+  if removes > 0 then redis.call('HDEL', key, unpack(w, i + 6 + sets, i + 5 + sets + removes)) end
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+  i = i + 6 + sets + removes
 end
 
 -- The timers {member, due, …}, as ZADD NX score/member pairs, 200 members per call.
 local arms = plan[3]
-for i = 1, #arms, 400 do
+for a = 1, #arms, 400 do
   local args = {}
-  for j = i, math.min(#arms, i + 399), 2 do
+  for j = a, math.min(#arms, a + 399), 2 do
     args[#args + 1] = arms[j + 1]
     args[#args + 1] = arms[j]
   end
