@@ -11,7 +11,8 @@ import { startDeliver } from '../stages/deliver/role.js';
 
 export const roleNames = ['ingest', 'detect', 'campaign', 'deliver', 'admin'] as const;
 export type RoleName = (typeof roleNames)[number];
-export type RoleStarter = (runtime: Runtime) => Promise<void>;
+/** Starts a role in the runtime; what it resolves to (if anything) is for tests, not the CLI. */
+export type RoleStarter = (runtime: Runtime) => Promise<unknown>;
 
 export const roleStarters: Record<RoleName, RoleStarter | null> = {
   ingest: startIngest,

@@ -69,7 +69,7 @@ describe.each(targets(inject('redisUrl'), inject('redisClusterSeeds')))('reports
     const at = Date.now() + offset;
     firedAt.push(at);
     const clock = { now: () => at };
-    const timers = new TimerTask({ redis, keys, partitions: keys.allPartitions(), definitions: () => definitions, clock, logger: createLogger('silent'), settings: { tickMs: 1000, batch: 500 } });
+    const timers = new TimerTask({ redis, keys, partitions: () => keys.allPartitions(), definitions: () => definitions, clock, logger: createLogger('silent'), settings: { tickMs: 1000, batch: 500 } });
     expect(await timers.tick()).toBe(visitors.length);
   }
 

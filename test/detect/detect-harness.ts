@@ -32,6 +32,10 @@ export interface DetectRuntime {
   runtime: Runtime;
   /** Visitor keys whose hits this runtime applied (seen in its detect-apply calls). */
   applied: Set<string>;
+  /** Partitions whose due timers this runtime decided (seen in its detect-fire calls). */
+  decided: Set<number>;
+  /** The partitions whose timers the runtime decides now. */
+  timerPartitions(): readonly number[];
   close(): Promise<void>;
 }
 
@@ -49,14 +53,17 @@ export async function startDetectRuntime(options: RuntimeOptions): Promise<Detec
   });
   const runtime = await bootstrap(config, createLogger('silent'));
   const applied = new Set<string>();
+  const decided = new Set<number>();
+  const timerKeys = new Map(runtime.keys.allPartitions().map((p) => [runtime.keys.timers(p), p]));
   const redis = runtime.redis;
   const script = redis.script.bind(redis);
   redis.script = (name, keys, args) => {
     if (name === 'reboundDetectApply') for (const key of keys.slice(2)) applied.add(key);
+    if (name === 'reboundDetectFire') decided.add(timerKeys.get(keys[0] as string) as number);
     return script(name, keys, args);
   };
-  await startDetect(runtime);
-  return { runtime, applied, close: async () => void (await runtime.lifecycle.shutdown(5000)) };
+  const role = await startDetect(runtime);
+  return { runtime, applied, decided, timerPartitions: () => role.timerPartitions(), close: async () => void (await runtime.lifecycle.shutdown(5000)) };
 }
 
 export function connect(redisUrl: string): Promise<RedisPort> {

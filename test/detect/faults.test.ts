@@ -139,7 +139,7 @@ describe('two timer tasks racing on the same partitions', () => {
       const already = await decisionCount('already');
       const tasks = connections.map(
         (connection) =>
-          new TimerTask({ redis: connection, keys, partitions: keys.allPartitions(), definitions: () => definitions, clock: systemClock, logger: runtime.logger, settings: { tickMs: 50, batch: 1000 } }),
+          new TimerTask({ redis: connection, keys, partitions: () => keys.allPartitions(), definitions: () => definitions, clock: systemClock, logger: runtime.logger, settings: { tickMs: 50, batch: 1000 } }),
       );
       let firedByTicks = 0;
       for (let round = 0; round < 20 && (await due()) > 0; round++) {

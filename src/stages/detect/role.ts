@@ -1,5 +1,5 @@
 // The detect role: definitions kept current (polled version), the detect stage on the runtime,
-// the timer task over the same partitions, and the trigger log's retention; drained in order.
+// the timer task over the stage's share of the partitions, and the trigger log's retention; drained in order.
 import type { Runtime } from '../../core/bootstrap.js';
 import { systemClock } from '../../core/clock.js';
 import { asReboundError } from '../../core/errors.js';
@@ -10,7 +10,12 @@ import { loadDetectDefinitions, type DetectDefinitions } from './definitions.js'
 import { detectStage } from './detect-stage.js';
 import { TimerTask } from './timers.js';
 
-export async function startDetect(runtime: Runtime): Promise<void> {
+export interface DetectRole {
+  /** The partitions whose timers this process decides now (its stage's share). */
+  timerPartitions(): readonly number[];
+}
+
+export async function startDetect(runtime: Runtime): Promise<DetectRole> {
   const { redis, keys, logger, lifecycle, config } = runtime;
   const settings = config.detect;
   const watcher = new DefinitionsWatcher<DetectDefinitions>(redis, keys, () => loadDetectDefinitions(redis, keys, { settleMs: settings.settle }), {
@@ -20,9 +25,12 @@ export async function startDetect(runtime: Runtime): Promise<void> {
   await watcher.start();
   lifecycle.onShutdown('detect definitions', () => watcher.stop());
   const definitions = (): DetectDefinitions => watcher.current;
-  await startStages(runtime, [detectStage(redis, keys, definitions, { visitorTtlMs: settings.visitorTtl, stateCacheSize: settings.stateCache }) as StageDefinition<never>]);
+  const [runner] = await startStages(runtime, [detectStage(redis, keys, definitions, { visitorTtlMs: settings.visitorTtl, stateCacheSize: settings.stateCache }) as StageDefinition<never>]);
   const partitions = servedPartitions(runtime);
-  const timers = new TimerTask({ redis, keys, partitions, definitions, clock: systemClock, logger, settings: { tickMs: settings.timerTick, batch: settings.timerBatch } });
+  // Timers follow the stage's share of the partitions: with `stages.partitions: shared`, each
+  // partition's timers are decided by the process reading its hits, and move with them.
+  const timerPartitions = (): readonly number[] => runner?.partitions ?? partitions;
+  const timers = new TimerTask({ redis, keys, partitions: timerPartitions, definitions, clock: systemClock, logger, settings: { tickMs: settings.timerTick, batch: settings.timerBatch } });
   timers.start();
   lifecycle.onShutdown('detect timers', () => timers.stop());
   const retention = setInterval(() => {
@@ -33,4 +41,5 @@ export async function startDetect(runtime: Runtime): Promise<void> {
   }, 60_000);
   retention.unref();
   lifecycle.onShutdown('trigger log retention', () => clearInterval(retention));
+  return { timerPartitions };
 }

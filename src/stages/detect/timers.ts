@@ -34,7 +34,8 @@ export interface TimerSettings {
 export interface TimerContext {
   redis: RedisPort;
   keys: Keys;
-  partitions: readonly number[];
+  /** The partitions whose timers this process decides now: its stage runner's share (they move with it). */
+  partitions: () => readonly number[];
   definitions: () => DetectDefinitions;
   clock: Clock;
   logger: Logger;
@@ -76,7 +77,7 @@ export class TimerTask {
 
   /** Decides every member due now on every partition served; returns how many fired. */
   async tick(): Promise<number> {
-    const counts = await Promise.all(this.#ctx.partitions.map((p) => this.#partition(p)));
+    const counts = await Promise.all(this.#ctx.partitions().map((p) => this.#partition(p)));
     return counts.reduce((a, b) => a + b, 0);
   }
 
