@@ -31,42 +31,59 @@ const gif = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAE
 const gifReply: Reply = { status: 200, headers: { 'content-type': 'image/gif', 'cache-control': 'no-cache, no-store, max-age=0' }, body: gif };
 const noContentReply: Reply = { status: 204 };
 
-/** Writes a request's hits; counts them by result. */
-export async function writeHits(deps: IngestDeps, source: string, hits: Hit[]): Promise<void> {
-  // Only the count outlives the await: the hits themselves are garbage once the writer has encoded them.
+/**
+ * Writes a request's hits; counts them by result. Not an async function, and neither is any
+ * caller that holds a parsed body or hits: an async function keeps its locals alive across its
+ * await, which kept every in-flight request's parsed body and hits alive until Redis answered
+ * (profiles: a young generation copying megabytes of them per scavenge, and promoting them).
+ */
+export function writeHits(deps: IngestDeps, source: string, hits: Hit[]): Promise<void> {
   const count = hits.length;
+  let written: Promise<void>;
   try {
-    await deps.writer.write(hits);
-    countHits(source, 'written', count);
+    written = deps.writer.write(hits);
   } catch (err) {
-    countHits(source, 'failed', count);
-    throw isReboundError(err) ? err : new ReboundError('REDIS_UNAVAILABLE', 'append failed', { cause: err });
+    written = Promise.reject(err);
   }
+  return written.then(
+    () => countHits(source, 'written', count),
+    (err: unknown) => {
+      countHits(source, 'failed', count);
+      throw isReboundError(err) ? err : new ReboundError('REDIS_UNAVAILABLE', 'append failed', { cause: err });
+    },
+  );
 }
 
-function rejected(source: string): (err: unknown) => never {
-  return (err) => {
-    countHits(source, 'rejected', 1);
-    throw err;
-  };
+/** A refused request counts once under its source ('unknown' before the write key was read). */
+function refuse(source: string, err: unknown): Promise<never> {
+  countHits(source, 'rejected', 1);
+  return Promise.reject(err);
+}
+
+const replyOk = (): Reply => okReply;
+
+/** Parses, authenticates and maps a Segment request, then queues its hits (its source goes to `sourceOut`). */
+function queueSegment(deps: IngestDeps, type: HitType | 'batch', request: IngestRequest, sourceOut: { id: string }): Promise<void> {
+  requireMediaType(request, jsonTypes);
+  const body = parseJson(request.body);
+  if (!isRecord(body)) throw new ReboundError('INGEST_BODY_MALFORMED', 'the body must be a JSON object');
+  const source = authenticate(deps.sources, request, body.writeKey);
+  sourceOut.id = source.id;
+  const context = { source: source.id, receivedAt: request.receivedAt, sentAt: body.sentAt, context: body.context };
+  const hits = type === 'batch' ? batchMessages(body, request.body).map((message, i) => mapSegmentMessage(message, undefined, context, i)) : [mapSegmentMessage(body, type, { source: source.id, receivedAt: request.receivedAt }, 0)];
+  return writeHits(deps, source.id, hits);
 }
 
 function segment(deps: IngestDeps, type: HitType | 'batch'): HttpHandler {
-  return async (request) => {
-    let sourceId = 'unknown';
+  return (request) => {
+    const source = { id: 'unknown' };
+    let written: Promise<void>;
     try {
-      requireMediaType(request, jsonTypes);
-      const body = parseJson(request.body);
-      if (!isRecord(body)) throw new ReboundError('INGEST_BODY_MALFORMED', 'the body must be a JSON object');
-      const source = authenticate(deps.sources, request, body.writeKey);
-      sourceId = source.id;
-      const context = { source: source.id, receivedAt: request.receivedAt, sentAt: body.sentAt, context: body.context };
-      const hits = type === 'batch' ? batchMessages(body, request.body).map((message, i) => mapSegmentMessage(message, undefined, context, i)) : [mapSegmentMessage(body, type, { source: source.id, receivedAt: request.receivedAt }, 0)];
-      await writeHits(deps, source.id, hits);
-      return okReply;
+      written = queueSegment(deps, type, request, source);
     } catch (err) {
-      return rejected(sourceId)(err);
+      return refuse(source.id, err);
     }
+    return written.then(replyOk, (err: unknown) => refuse(source.id, err));
   };
 }
 
@@ -87,7 +104,7 @@ function adobe(deps: IngestDeps): HttpHandler {
       await writeHits(deps, source.id, [hit]);
       return noContent ? noContentReply : gifReply;
     } catch (err) {
-      return rejected(source.id)(err);
+      return refuse(source.id, err);
     }
   };
 }
@@ -100,22 +117,27 @@ export function nativeHits(body: unknown): { list: unknown[]; writeKey: unknown 
   return { list, writeKey: isRecord(body) ? body.writeKey : undefined };
 }
 
+/** Parses, authenticates and reads a native request, then queues its hits (its source goes to `sourceOut`). */
+function queueNative(deps: IngestDeps, request: IngestRequest, sourceOut: { id: string }): Promise<void> {
+  const type = requireMediaType(request, nativeTypes);
+  const body = type === 'application/json' ? parseJson(request.body) : parseMsgpack(request.body);
+  const { list, writeKey } = nativeHits(body);
+  const source = authenticate(deps.sources, request, writeKey);
+  sourceOut.id = source.id;
+  const context = { source: source.id, receivedAt: request.receivedAt };
+  return writeHits(deps, source.id, list.map((raw, i) => readHit(raw, context, i)));
+}
+
 function native(deps: IngestDeps): HttpHandler {
-  return async (request) => {
-    let sourceId = 'unknown';
+  return (request) => {
+    const source = { id: 'unknown' };
+    let written: Promise<void>;
     try {
-      const type = requireMediaType(request, nativeTypes);
-      const body = type === 'application/json' ? parseJson(request.body) : parseMsgpack(request.body);
-      const { list, writeKey } = nativeHits(body);
-      const source = authenticate(deps.sources, request, writeKey);
-      sourceId = source.id;
-      const context = { source: source.id, receivedAt: request.receivedAt };
-      const hits = list.map((raw, i) => readHit(raw, context, i));
-      await writeHits(deps, source.id, hits);
-      return okReply;
+      written = queueNative(deps, request, source);
     } catch (err) {
-      return rejected(sourceId)(err);
+      return refuse(source.id, err);
     }
+    return written.then(replyOk, (err: unknown) => refuse(source.id, err));
   };
 }
 

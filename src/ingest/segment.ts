@@ -2,9 +2,9 @@
 // e-commerce events and products, properties/context as dims, clock-skew correction.
 import { randomUUID } from 'node:crypto';
 import { ReboundError } from '../core/errors.js';
-import { arrayElementBytes } from './json-spans.js';
+import { arrayElementBytes, elementsWithin } from './json-spans.js';
 import { hitLimits, hitTypes, isSafeKey, truncateBytes, type DimValue, type Hit, type HitType, type Product } from '../model/hit.js';
-import { cleanValue, dotted, flattenInto, invalid, isRecord, optionalText, readProduct, requiredId, type HitContext } from '../model/hit-parse.js';
+import { cleanValue, dimChild, dimName, flattenInto, invalid, isRecord, optionalText, readProduct, requiredId, type HitContext } from '../model/hit-parse.js';
 
 /** Segment e-commerce spec v2 (and the v1 names) → Analytics events. */
 const ecommerceEvents: Readonly<Record<string, string>> = {
@@ -33,6 +33,8 @@ export interface SegmentContext extends HitContext {
   sentAt?: unknown;
   /** The batch's `context`, used when the message has none. */
   context?: unknown;
+  /** `sentAt` once parsed (null: the batch has none); set by the mapping. */
+  sentAtMs?: number | null;
 }
 
 const digit = (text: string, at: number): number => text.charCodeAt(at) - 48;
@@ -62,7 +64,17 @@ export function parseIsoTime(text: string): number {
   if (month < 1 || month > 12 || day < 1 || day > 28 || hour > 23 || minute > 59 || second > 59) return Date.parse(text);
   const year = digit(text, 0) * 1000 + digit(text, 1) * 100 + twoDigits(text, 2);
   if (year < 1000) return Date.parse(text); // Date.UTC reads years 0 … 99 as 1900 … 1999
-  return Date.UTC(year, month - 1, day, hour, minute, second, digit(text, 20) * 100 + twoDigits(text, 21));
+  return daysFromCivil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + digit(text, 20) * 100 + twoDigits(text, 21);
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date, year ≥ 0 (H. Hinnant's algorithm; cheaper than Date.UTC). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
 }
 
 function parseTime(value: unknown, field: string, index: number): number | undefined {
@@ -72,13 +84,11 @@ function parseTime(value: unknown, field: string, index: number): number | undef
   return ms;
 }
 
-/** The batch's `sentAt`, parsed once per request rather than once per message. */
-const batchSentAt = new WeakMap<SegmentContext, number | undefined>();
-
 function sentAtOf(message: Record<string, unknown>, context: SegmentContext, index: number): number | undefined {
   if (message.sentAt !== undefined && message.sentAt !== null) return parseTime(message.sentAt, 'sentAt', index);
-  if (!batchSentAt.has(context)) batchSentAt.set(context, parseTime(context.sentAt, 'sentAt', index));
-  return batchSentAt.get(context);
+  // The batch's `sentAt`, parsed once per request rather than once per message.
+  if (context.sentAtMs === undefined) context.sentAtMs = parseTime(context.sentAt, 'sentAt', index) ?? null;
+  return context.sentAtMs ?? undefined;
 }
 
 /** Segment's skew correction: receivedAt − (sentAt − timestamp); no timestamp → receivedAt. */
@@ -142,18 +152,23 @@ function trackFields(hit: Hit, message: Record<string, unknown>, properties: Rec
   }
 }
 
+const propertiesName = dimName('properties');
+const contextName = dimName('context');
+const purchaseIdName = dimName('purchaseID');
+const groupIdName = dimName('groupId');
+
 function dimensions(properties: Record<string, unknown> | undefined, context: unknown, message: Record<string, unknown>, index: number): Record<string, DimValue> | undefined {
   const dims: Record<string, DimValue> = {};
   if (properties) {
     for (const key in properties) {
-      if (key !== 'products' && isSafeKey(key)) flattenInto(dims, dotted('properties', key), properties[key], index, 1);
+      if (key !== 'products' && isSafeKey(key)) flattenInto(dims, dimChild(propertiesName, key), properties[key], index, 1);
     }
-    if (properties.order_id !== undefined) flattenInto(dims, 'purchaseID', properties.order_id, index);
+    if (properties.order_id !== undefined) flattenInto(dims, purchaseIdName, properties.order_id, index);
   }
   if (isRecord(context)) {
-    for (const key in context) if (key !== 'traits' && isSafeKey(key)) flattenInto(dims, dotted('context', key), context[key], index, 1);
+    for (const key in context) if (key !== 'traits' && isSafeKey(key)) flattenInto(dims, dimChild(contextName, key), context[key], index, 1);
   }
-  if (message.groupId !== undefined) flattenInto(dims, 'groupId', message.groupId, index);
+  if (message.groupId !== undefined) flattenInto(dims, groupIdName, message.groupId, index);
   for (const key in dims) return dims;
   return undefined;
 }
@@ -185,8 +200,9 @@ export function mapSegmentMessage(message: unknown, routeType: HitType | undefin
 export function batchMessages(body: Record<string, unknown>, raw: Buffer): unknown[] {
   const batch = body.batch;
   if (!Array.isArray(batch)) throw new ReboundError('INGEST_BODY_MALFORMED', 'batch must be an array of messages');
-  // A body under 32 KB cannot hold a message over 32 KB: skip the per-message measurement.
-  if (raw.length > segmentMessageBytes) {
+  // A body under 32 KB cannot hold a message over 32 KB, nor can a body whose other messages take
+  // all but 32 KB of it (their lower bounds): then the per-message measurement is skipped.
+  if (!elementsWithin(batch, raw.length, segmentMessageBytes)) {
     arrayElementBytes(raw, 'batch').forEach((bytes, i) => {
       if (bytes > segmentMessageBytes) throw new ReboundError('INGEST_MESSAGE_TOO_LARGE', `message ${i} exceeds 32 KB`, { index: i });
     });

@@ -193,30 +193,37 @@ function writeRecordStart(shape: Shape): boolean {
 }
 
 // Key lists of nested plain objects, as a tree of keys (the same few lists recur in every hit).
+// Each node remembers the child it handed out last: objects of one shape (the dims of every hit
+// of a batch) then walk the tree with one string comparison per key instead of a map lookup.
 interface KeyNode {
   readonly children: Map<string, KeyNode>;
   shape: Shape | undefined;
+  lastKey: string | undefined;
+  lastChild: KeyNode | undefined;
 }
 const maxKeyNodes = 4096;
 let keyNodes = 0;
-let keyRoot: KeyNode = { children: new Map(), shape: undefined };
+const newKeyNode = (): KeyNode => ({ children: new Map(), shape: undefined, lastKey: undefined, lastChild: undefined });
+let keyRoot: KeyNode = newKeyNode();
 
 function objectShape(object: Record<string, unknown>): Shape | undefined {
   let node = keyRoot;
   let count = 0;
   for (const key in object) {
     if (!Object.hasOwn(object, key)) return undefined;
-    let child = node.children.get(key);
+    let child = node.lastKey === key ? node.lastChild : node.children.get(key);
     if (child === undefined) {
       if (keyNodes >= maxKeyNodes) {
         // Arbitrary client keys filled the table: start over (entries written so far are complete).
-        keyRoot = { children: new Map(), shape: undefined };
+        keyRoot = newKeyNode();
         keyNodes = 0;
         return undefined;
       }
       keyNodes++;
-      node.children.set(key, (child = { children: new Map(), shape: undefined }));
+      node.children.set(key, (child = newKeyNode()));
     }
+    node.lastKey = key;
+    node.lastChild = child;
     node = child;
     count++;
   }

@@ -38,48 +38,58 @@ export function optionalNumber(value: unknown, field: string, index: number): nu
 }
 
 /**
- * Dotted dim names (`prefix.key`) are cached: the same few dozen names recur in every message, and
- * a cached name is one string V8 has hashed and internalized already, where a fresh concatenation
- * is built, hashed and looked up again for every dim of every hit (here and in the encoder). The
- * cache is bounded in count and name length; other names (arbitrary client keys) are concatenated
- * as before.
+ * Dotted dim names (`prefix.key`) come from a tree of cached names: the same few dozen names
+ * recur in every message, and a cached name is one string V8 has hashed and internalized already,
+ * where a fresh concatenation is built, hashed and looked up again for every dim of every hit
+ * (here and in the encoder). A node holds its own name and its children by key, so flattening
+ * costs one map lookup per key. The cache is bounded in count and name length; other names
+ * (arbitrary client keys) are concatenated as before, under a node that caches nothing.
  */
+export interface DimName {
+  readonly name: string;
+  /** undefined: names under this one are not cached. */
+  readonly children: Map<string, DimName> | undefined;
+}
+
 const maxCachedNames = 20_000;
 const maxCachedNameLength = 128;
 let cachedNames = 0;
-const dottedNames = new Map<string, Map<string, string>>();
+const rootNames = new Map<string, DimName>();
 
-export function dotted(prefix: string, key: string): string {
-  if (prefix.length + key.length >= maxCachedNameLength) return `${prefix}.${key}`;
-  let names = dottedNames.get(prefix);
-  if (names === undefined) {
-    if (cachedNames >= maxCachedNames) return `${prefix}.${key}`;
-    dottedNames.set(prefix, (names = new Map()));
-  }
-  let name = names.get(key);
-  if (name === undefined) {
-    if (cachedNames >= maxCachedNames) return `${prefix}.${key}`;
-    // A property key is internalized: the cache keeps that copy rather than the concatenation.
-    name = Object.keys({ [`${prefix}.${key}`]: 0 })[0] as string;
-    cachedNames++;
-    names.set(key, name);
-  }
-  return name;
+/** The node of a top-level dim name (`properties`, `context`, …). */
+export function dimName(name: string): DimName {
+  let node = rootNames.get(name);
+  if (node === undefined) rootNames.set(name, (node = { name, children: new Map() }));
+  return node;
 }
 
-/** Scalars of a nested value become `prefix.path` dims; objects deeper than maxDepth are refused. */
-export function flattenInto(dims: Record<string, DimValue>, prefix: string, value: unknown, index: number, depth = 0): void {
-  if (typeof value === 'string') dims[prefix] = truncateBytes(value, hitLimits.textBytes);
+/** The node of `parent.key`. */
+export function dimChild(parent: DimName, key: string): DimName {
+  const children = parent.children;
+  if (children === undefined) return { name: `${parent.name}.${key}`, children: undefined };
+  let node = children.get(key);
+  if (node !== undefined) return node;
+  if (cachedNames >= maxCachedNames || parent.name.length + key.length >= maxCachedNameLength) return { name: `${parent.name}.${key}`, children: undefined };
+  // A property key is internalized: the cache keeps that copy rather than the concatenation.
+  const name = Object.keys({ [`${parent.name}.${key}`]: 0 })[0] as string;
+  cachedNames++;
+  children.set(key, (node = { name, children: new Map() }));
+  return node;
+}
+
+/** Scalars of a nested value become dims named `name.path`; objects deeper than maxDepth are refused. */
+export function flattenInto(dims: Record<string, DimValue>, name: DimName, value: unknown, index: number, depth = 0): void {
+  if (typeof value === 'string') dims[name.name] = truncateBytes(value, hitLimits.textBytes);
   else if (typeof value === 'number') {
-    if (Number.isFinite(value)) dims[prefix] = value;
-  } else if (typeof value === 'boolean') dims[prefix] = value;
+    if (Number.isFinite(value)) dims[name.name] = value;
+  } else if (typeof value === 'boolean') dims[name.name] = value;
   else if (typeof value === 'object' && value !== null) {
     if (depth >= hitLimits.maxDepth) throw tooDeep(index);
     if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) flattenInto(dims, dotted(prefix, String(i)), value[i], index, depth + 1);
+      for (let i = 0; i < value.length; i++) flattenInto(dims, dimChild(name, String(i)), value[i], index, depth + 1);
     } else {
       for (const key in value) {
-        if (Object.hasOwn(value, key) && isSafeKey(key)) flattenInto(dims, dotted(prefix, key), (value as Record<string, unknown>)[key], index, depth + 1);
+        if (Object.hasOwn(value, key) && isSafeKey(key)) flattenInto(dims, dimChild(name, key), (value as Record<string, unknown>)[key], index, depth + 1);
       }
     }
   }
