@@ -431,9 +431,19 @@ export class RedisPort {
     return [...found];
   }
 
-  /** A second connection to the same server(s), e.g. for blocking reads. */
-  duplicate(name: string): Promise<RedisPort> {
-    const copy = this.#client.duplicate();
+  /**
+   * A second connection to the same server(s), named `name` in CLIENT LIST, e.g. for blocking
+   * reads. `autoPipelining: false` (single node; a cluster keeps it): every command is written at
+   * once. ioredis keeps one auto-pipeline in flight per connection, so a command otherwise waits
+   * for the replies of the pipeline before it; a role that sends a few big commands per batch
+   * (campaign) would have Redis and the process take turns instead of working at the same time.
+   */
+  duplicate(name: string, options: { autoPipelining?: boolean } = {}): Promise<RedisPort> {
+    const client = this.#client;
+    const copy =
+      client instanceof Cluster
+        ? client.duplicate([], { redisOptions: { ...client.options.redisOptions, connectionName: name } })
+        : client.duplicate({ connectionName: name, ...(options.autoPipelining === false ? { enableAutoPipelining: false } : {}) });
     return waitReady(copy, name, 10_000);
   }
 

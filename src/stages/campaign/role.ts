@@ -1,6 +1,9 @@
 // The campaign role: definitions kept current (events, published template versions), the
 // datamart with its LRU caches, the campaign stage on the runtime and the task for waiting jobs
-// over the same partitions; drained in order on shutdown.
+// over the same partitions; drained in order on shutdown. The role talks to Redis over a
+// connection of its own without auto-pipelining (see RedisPort.duplicate): a batch sends a few
+// big commands, each written at once, so Redis runs one batch's commit while this process renders
+// the next instead of the two taking turns.
 import { randomBytes } from 'node:crypto';
 import type { Runtime } from '../../core/bootstrap.js';
 import { systemClock, type Clock } from '../../core/clock.js';
@@ -22,8 +25,11 @@ export interface CampaignOptions {
 }
 
 export async function startCampaign(runtime: Runtime, options: CampaignOptions = {}): Promise<void> {
-  const { redis, keys, logger, lifecycle, config } = runtime;
+  const { keys, logger, lifecycle, config } = runtime;
   const settings = config.campaign;
+  // Closed last (shutdown steps run in reverse): after the stage and the waiting jobs drained.
+  const redis = await runtime.redis.duplicate(`rebound-campaign:${runtime.consumer.replace(/\s/g, '_')}`, { autoPipelining: false });
+  lifecycle.onShutdown('campaign redis connection', () => redis.close());
   const watcher = new DefinitionsWatcher<CampaignDefinitions>(redis, keys, () => loadCampaignDefinitions(redis, keys, { logger }), {
     pollMs: settings.definitionsPoll,
     logger,
@@ -47,7 +53,7 @@ export async function startCampaign(runtime: Runtime, options: CampaignOptions =
     links: { publicUrl: settings.publicUrl, secret },
     identityWaitMs: (attempt) => 500 + backoffDelay(attempt + 1, identityWait),
   };
-  await startStages(runtime, [campaignStage(deps) as StageDefinition<never>]);
+  await startStages({ ...runtime, redis }, [campaignStage(deps) as StageDefinition<never>]);
   const waiting = new WaitingTask(deps, { partitions: servedPartitions(runtime), tickMs: 250, queueEvery: 4, batch: 500, logger });
   waiting.start();
   lifecycle.onShutdown('campaign waiting jobs', () => waiting.stop());
