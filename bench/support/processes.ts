@@ -114,3 +114,18 @@ export function cpuSeconds(pid: number): number | null {
     return null;
   }
 }
+
+/**
+ * Seconds a process's main thread has run and has waited for a CPU while runnable
+ * (/proc/<pid>/task/<pid>/schedstat): what is left of the window it was blocked, i.e. had nothing
+ * to do. On a machine shared with other work, running + waiting shows whether the worker had work
+ * all along even when it did not get a whole core.
+ */
+export function mainThreadSched(pid: number): { run: number; wait: number } | null {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return run === undefined || wait === undefined ? null : { run: run / 1e9, wait: wait / 1e9 };
+  } catch {
+    return null;
+  }
+}
