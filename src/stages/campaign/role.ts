@@ -1,6 +1,6 @@
 // The campaign role: definitions kept current (events, published template versions), the
 // datamart with its LRU caches, the campaign stage on the runtime and the task for waiting jobs
-// over the same partitions; drained in order on shutdown. The role talks to Redis over a
+// over the stage's share of the partitions; drained in order on shutdown. The role talks to Redis over a
 // connection of its own without auto-pipelining (see RedisPort.duplicate): a batch sends a few
 // big commands, each written at once, so Redis runs one batch's commit while this process renders
 // the next instead of the two taking turns.
@@ -53,8 +53,10 @@ export async function startCampaign(runtime: Runtime, options: CampaignOptions =
     links: { publicUrl: settings.publicUrl, secret },
     identityWaitMs: (attempt) => 500 + backoffDelay(attempt + 1, identityWait),
   };
-  await startStages({ ...runtime, redis }, [campaignStage(deps) as StageDefinition<never>]);
-  const waiting = new WaitingTask(deps, { partitions: servedPartitions(runtime), tickMs: 250, queueEvery: 4, batch: 500, logger });
+  const [runner] = await startStages({ ...runtime, redis }, [campaignStage(deps) as StageDefinition<never>]);
+  // Waiting jobs follow the stage's share of the partitions (stages.partitions: shared).
+  const served = servedPartitions(runtime);
+  const waiting = new WaitingTask(deps, { partitions: () => runner?.partitions ?? served, tickMs: 250, queueEvery: 4, batch: 500, logger });
   waiting.start();
   lifecycle.onShutdown('campaign waiting jobs', () => waiting.stop());
 }

@@ -15,7 +15,8 @@ import { afterCommit, campaignGroup, runUnits, type CampaignDeps, type JobInput 
 import { commitOutcomes, type StoredJob } from './commit.js';
 
 export interface WaitingOptions {
-  partitions: readonly number[];
+  /** The partitions whose waiting jobs this process decides now: its stage runner's share (they move with it). */
+  partitions: () => readonly number[];
   tickMs: number;
   /** Paused events' queues are looked at every this many ticks. */
   queueEvery: number;
@@ -55,7 +56,7 @@ export class WaitingTask {
     const definitions = this.#deps.definitions();
     const queues = this.#ticks++ % this.#options.queueEvery === 0;
     await Promise.all(
-      this.#options.partitions.map(async (partition) => {
+      this.#options.partitions().map(async (partition) => {
         const { keys } = this.#deps;
         const now = this.#deps.clock.now();
         await this.#drain(partition, keys.campaignWaiting(partition), now);
