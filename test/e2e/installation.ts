@@ -21,6 +21,8 @@ export interface Installation {
   fleet: Fleet;
   adminUrl: string;
   ingestUrls: string[];
+  /** /metrics of the two deliver processes (each on its own port, kept by a restart). */
+  deliverMetricsUrls: string[];
   /** What `rebound apply` and `rebound import` printed last. */
   setupLog: string[];
   /** The running process of a role (the n-th one started, or its restart). */
@@ -28,7 +30,9 @@ export interface Installation {
 }
 
 export async function startInstallation(options: InstallationOptions): Promise<Installation> {
-  const [adminPort, ...ingestPorts] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [adminPort, ingestPort1, ingestPort2, deliverMetricsPort1, deliverMetricsPort2] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const ingestPorts = [ingestPort1 as number, ingestPort2 as number];
+  const deliverMetricsPorts = [deliverMetricsPort1 as number, deliverMetricsPort2 as number];
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const env = { ...options.redisEnv, REBOUND_CONFIG: e2eConfig(options.config), REBOUND_PREFIX: options.prefix, REBOUND_ADMIN_TOKEN: adminToken, REBOUND_DATA_DIR: tempDir('data') };
   const fleet = new Fleet(env);
@@ -36,6 +40,7 @@ export async function startInstallation(options: InstallationOptions): Promise<I
     fleet,
     adminUrl,
     ingestUrls: ingestPorts.map((port) => `http://127.0.0.1:${port}`),
+    deliverMetricsUrls: deliverMetricsPorts.map((port) => `http://127.0.0.1:${port}/metrics`),
     setupLog: [],
     byRole: (role) => fleet.processes.filter((p) => p.role === role && p.running()),
   };
@@ -46,8 +51,7 @@ export async function startInstallation(options: InstallationOptions): Promise<I
     await Promise.all([
       ...ingestPorts.map((port) => fleet.start('ingest', { REBOUND_INGEST_PORT: String(port) })),
       ...(['detect', 'detect', 'campaign', 'campaign'] as const).map((role) => fleet.start(role)),
-      fleet.start('deliver', deliverEnv),
-      fleet.start('deliver', deliverEnv),
+      ...deliverMetricsPorts.map((port) => fleet.start('deliver', { ...deliverEnv, REBOUND_METRICS_PORT: String(port) })),
     ]);
   } catch (err) {
     await fleet.stopAll(5000);
