@@ -388,10 +388,22 @@ async function runSome(env: Env, ids: readonly string[]): Promise<ResultRow[]> {
     const [id, rate] = item.split(':');
     const def = all.find((c) => c.id === id);
     if (!def) throw new Error(`BENCH_INGEST_CASES: unknown case ${id}; known: ${all.map((c) => c.id).join(', ')}`);
-    rows.push(caseRow(await runCase(env, rate === undefined ? def : { ...def, id: `${def.id}-paced`, label: `${def.label}, paced`, ratePerSec: Number(rate) }), undefined, undefined));
+    const measured = await runCase(env, rate === undefined ? def : { ...def, id: `${def.id}-paced`, label: `${def.label}, paced`, ratePerSec: Number(rate) });
+    rows.push(caseRow(measured, undefined, undefined));
+    latencyPartsNote(env, measured);
   }
   env.ctx.note(`Partial run (BENCH_INGEST_CASES=${ids.join(',')}, ${DURATION_MS / 1000} s per case): no baselines, no targets.`);
   return rows;
+}
+
+/** Where a paced case's long requests spent their time (the generator's p99 of each part of the latency). */
+function latencyPartsNote(env: Env, m: Measured): void {
+  const parts = m.load.partsP99Ms;
+  if (m.def.ratePerSec === undefined || parts === undefined) return;
+  env.ctx.note(
+    `${m.def.label}: p99 of each part of a request's latency: ${round(parts.late)} ms due but not yet issued (the generator's own scheduling), ` +
+      `${round(parts.queued)} ms waiting for a free connection (the servers answered slower than requests came), ${round(parts.onConnection)} ms on the connection (server, kernel, Redis).`,
+  );
 }
 
 /** The paced (open-loop) run of `def` at 80 % of the maximum `max` measured just before. */
@@ -437,6 +449,7 @@ async function runAll(env: Env): Promise<ResultRow[]> {
     const belowTarget = pacedRate < PACED_LOAD * TARGET_NATIVE ? ` (that load, ${fmt(pacedRate)} hits/s, is below 80 % of the ${fmt(TARGET_NATIVE)} hits/s target since the maximum missed it)` : '';
     const skipped = m.load.skipped > 0 ? `, and ${fmt(m.load.skipped)} requests due were never sent (the generator's queue was full): missed` : '';
     env.ctx.note(`Target p99 ≤ ${TARGET_P99_MS} ms at ${PACED_LOAD * 100} % load: ${m.def.label}: p99 ${round(m.load.latencyP99Ms)} ms at ${fmt(pacedRate)} hits/s (${fmt(m.def.ratePerSec ?? 0)} requests/s asked), ${verdict(m.load.latencyP99Ms, TARGET_P99_MS, false)}${skipped}${belowTarget}.`);
+    latencyPartsNote(env, m);
   }
   const perHit = (m: Measured): number => (serverCpuSeconds(m.load) ?? NaN) / m.load.hits;
   const pairs: Array<[Measured, Measured]> = [[json, json2], [measured[2] as Measured, msgpack2], [measured[3] as Measured, batch2]];

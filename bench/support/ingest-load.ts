@@ -50,6 +50,13 @@ export interface LoadResult {
   unanswered: number;
   /** Paced runs: requests due that were not sent because too many were already queued. */
   skipped: number;
+  /**
+   * HTTP: the p99 of each part of a request's latency, to tell where a long one was: `late` from
+   * when it was due until the generator issued it (its own scheduling; paced runs), `queued`
+   * waiting for a free connection (the servers answer slower than requests come), `onConnection`
+   * from writing it until its answer was read (the server, the kernel and Redis).
+   */
+  partsP99Ms?: { late: number; queued: number; onConnection: number };
 }
 
 export const PARTITIONS = 16;

@@ -43,6 +43,27 @@ function record(latencyMs: number): void {
   latencies[latencyCount++] = latencyMs;
 }
 
+/** HTTP: the parts of each measured latency (late, queued, on the connection), in one growing array. */
+let parts = new Float64Array(3 << 16);
+let partCount = 0;
+
+function recordParts(late: number, queued: number, onConnection: number): void {
+  if (partCount + 3 > parts.length) {
+    const bigger = new Float64Array(parts.length * 2);
+    bigger.set(parts);
+    parts = bigger;
+  }
+  parts[partCount++] = late;
+  parts[partCount++] = queued;
+  parts[partCount++] = onConnection;
+}
+
+function partP99(offset: number): number {
+  const values = new Float64Array(partCount / 3);
+  for (let i = 0; i < values.length; i++) values[i] = parts[i * 3 + offset] as number;
+  return percentile(values.sort(), 99);
+}
+
 /** One answer: `ok` with its hits, or an error label; `started` is when it was sent (or due). */
 function answered(ok: boolean, label: string, hits: number, started: number): void {
   inFlight--;
@@ -72,7 +93,11 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 
 interface Job {
   index: number;
+  /** When it was due (paced) or issued (closed loop): its latency counts from here. */
   started: number;
+  /** When the generator issued it, and when it was written on a connection. */
+  issued: number;
+  sent: number;
   then: (() => void) | undefined;
 }
 
@@ -110,6 +135,7 @@ class Connection {
   }
 
   send(job: Job): void {
+    job.sent = performance.now();
     this.#job = job;
     if (!this.#socket || this.#socket.destroyed) this.#connect();
     (this.#socket as net.Socket).write(requestBytes[job.index % requestBytes.length] as Buffer);
@@ -141,6 +167,7 @@ class Connection {
     const job = this.#job;
     if (!job) return;
     this.#job = undefined;
+    if (ok && measuring) recordParts(job.issued - job.started, job.sent - job.issued, performance.now() - job.sent);
     answered(ok, label, ok ? (bodies[job.index % bodies.length] as Body).hits : 0, job.started);
     job.then?.();
     if (this.busy) return; // `then` (closed loop) gave it the next request already
@@ -156,7 +183,7 @@ const waiting: Job[] = [];
 function httpRequest(index: number, started: number, then?: () => void): void {
   sent++;
   inFlight++;
-  const job: Job = { index, started, then };
+  const job: Job = { index, started, issued: performance.now(), sent: 0, then };
   const free = connections.find((connection) => !connection.busy);
   if (free) free.send(job);
   else waiting.push(job);
@@ -300,6 +327,7 @@ async function main(): Promise<void> {
     sent,
     unanswered: inFlight,
     skipped,
+    ...(partCount > 0 ? { partsP99Ms: { late: partP99(0), queued: partP99(1), onConnection: partP99(2) } } : {}),
   };
   process.stdout.write(`result ${JSON.stringify(result)}\n`);
   for (const stream of streams) stream.ws.terminate();

@@ -1,6 +1,7 @@
 // The micro-batching writer: hits of concurrent requests are grouped per partition and appended
 // as ONE stream entry per partition per flush (`d` = msgpack array of hits). A flush happens when
-// `flushHits` hits wait, or `flushWindow` (1 ms) after the first hit that waits. Each hit is
+// `flushHits` hits wait, or `flushWindow` (1 ms) after the first hit that waits, or, if the
+// previous flush has not answered by then, as soon as it has (one flush in flight). Each hit is
 // encoded into its partition's open entry as it is written (src/model/hit-encoder.ts): a flush
 // only closes the entries, and no hit object outlives its request's handler.
 // Invariant: one request's hits of one partition always travel in the same entry, and a request
@@ -53,6 +54,10 @@ export class HitWriter {
   #touched: number[] = [];
   #waiting = 0;
   #scheduled = false;
+  /** Flushes whose appends have not all answered yet. */
+  #flushesInFlight = 0;
+  /** A flush came due while another was in flight: it goes when that one has answered. */
+  #held = false;
   readonly #inFlight = new Set<Promise<void>>();
 
   constructor(redis: RedisPort, keys: Keys, options: WriterOptions) {
@@ -97,8 +102,28 @@ export class HitWriter {
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    if (this.#flushWindowMs > 0) setTimeout(() => this.flush(), this.#flushWindowMs);
-    else setImmediate(() => this.flush());
+    if (this.#flushWindowMs > 0) setTimeout(() => this.#due(), this.#flushWindowMs);
+    else setImmediate(() => this.#due());
+  }
+
+  /**
+   * The window is over. While the previous flush is in flight the waiting hits are held and go
+   * as soon as it has answered (group commit). ioredis sends nothing earlier anyway: it keeps one
+   * auto-pipeline in flight per connection and queues later commands until it answers, so
+   * sending now would only queue more, smaller entries behind it (more XADDs, more CPU per hit)
+   * where holding makes one entry per partition of everything that came due meanwhile.
+   * `flushHits` waiting hits still flush at once.
+   */
+  #due(): void {
+    this.#scheduled = false;
+    if (this.#flushesInFlight > 0) this.#held = true;
+    else this.flush();
+  }
+
+  #flushAnswered(): void {
+    if (--this.#flushesInFlight > 0 || !this.#held) return;
+    this.#held = false;
+    this.flush();
   }
 
   /** Appends everything waiting now (one entry per touched partition, pipelined). */
@@ -108,16 +133,36 @@ export class HitWriter {
     const touched = this.#touched;
     this.#touched = [];
     this.#waiting = 0;
+    this.#held = false;
+    let unanswered = touched.length;
+    const answered = (): void => {
+      if (--unanswered === 0) this.#flushAnswered();
+    };
+    this.#flushesInFlight++;
     for (const p of touched) {
-      const data = (this.#entries[p] as HitEntryBuilder).finish();
+      const builder = this.#entries[p] as HitEntryBuilder;
+      const data = builder.finish();
       const tickets = this.#tickets[p] as Ticket[];
       this.#tickets[p] = [];
-      if (data === undefined) continue;
+      if (data === undefined) {
+        answered();
+        continue;
+      }
       // One XADD per entry, issued in the same tick: ioredis auto-pipelines them, and each
-      // entry's outcome reaches exactly the requests whose hits it carries.
+      // entry's outcome reaches exactly the requests whose hits it carries. Once it has answered
+      // (ioredis copied the bytes when it sent them, and sends nothing after the answer), the
+      // entry's buffer goes back to its builder for the next entries.
       const done = this.#redis.xadd(this.#streams[p] as string, data).then(
-        () => settleAll(tickets, undefined),
-        (err: unknown) => settleAll(tickets, err),
+        () => {
+          builder.release(data);
+          settleAll(tickets, undefined);
+          answered();
+        },
+        (err: unknown) => {
+          builder.release(data);
+          settleAll(tickets, err);
+          answered();
+        },
       );
       this.#inFlight.add(done);
       void done.finally(() => this.#inFlight.delete(done));

@@ -319,7 +319,17 @@ function writeHit(hit: Hit): void {
 /** Room for the array header, written when the entry is finished: array 32 (`dd` + count). */
 const headerBytes = 5;
 
-/** One `hits` entry built hit by hit; `finish` hands out its bytes and starts the next entry. */
+/** Buffers a builder keeps for its next entries once Redis has taken the ones it handed out. */
+const maxSpares = 4;
+/** Bigger buffers (a burst of huge hits) are not kept: at most 16 partitions × 4 × 256 KB stay allocated. */
+const maxSpareBytes = 256 * 1024;
+
+/**
+ * One `hits` entry built hit by hit; `finish` hands out its bytes and starts the next entry.
+ * `release` gives a finished entry's buffer back once nothing reads it any more (its XADD has
+ * answered): the next entries are written into it instead of a new buffer, so steady ingest
+ * allocates no memory outside the JS heap for its entries (such allocations drive full GCs).
+ */
 export class HitEntryBuilder {
   #buffer: Buffer;
   #view: DataView;
@@ -327,6 +337,9 @@ export class HitEntryBuilder {
   #count = 0;
   #ids = new Map<Shape, number>();
   #nextId = 0x40;
+  readonly #spares: Buffer[] = [];
+  /** Buffers handed out by `finish` and not released yet (weak: an entry never released costs nothing here). */
+  readonly #owned = new WeakMap<ArrayBufferLike, Buffer>();
 
   constructor(initialBytes = 16 * 1024) {
     this.#buffer = Buffer.allocUnsafeSlow(Math.max(initialBytes, 64));
@@ -366,14 +379,34 @@ export class HitEntryBuilder {
     buffer[0] = 0xdd;
     buffer.writeUInt32BE(this.#count, 1);
     const entry = buffer.subarray(0, this.#position);
-    // The next entry gets its own buffer (this one goes to Redis), sized for one like it.
-    this.#buffer = Buffer.allocUnsafeSlow(Math.max(4096, Math.ceil(this.#position * 1.25)));
+    this.#owned.set(buffer.buffer, buffer);
+    // The next entry gets another buffer (this one goes to Redis): a released one big enough for
+    // one like it, else a new one.
+    const wanted = Math.max(16 * 1024, Math.ceil(this.#position * 1.25));
+    let next: Buffer | undefined;
+    while (next === undefined && this.#spares.length > 0) {
+      const spare = this.#spares.pop() as Buffer;
+      if (spare.length >= wanted) next = spare;
+    }
+    this.#buffer = next ?? Buffer.allocUnsafeSlow(wanted);
     this.#view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, this.#buffer.length);
     this.#position = headerBytes;
     this.#count = 0;
     this.#ids.clear();
     this.#nextId = 0x40;
     return entry;
+  }
+
+  /**
+   * Takes back an entry `finish` returned, for the next entries to be written into: only once
+   * nothing reads it any more (the caller's XADD has answered). Entries of other builders and
+   * anything else are ignored.
+   */
+  release(entry: Buffer): void {
+    const whole = this.#owned.get(entry.buffer);
+    if (whole === undefined || whole === this.#buffer) return;
+    this.#owned.delete(entry.buffer);
+    if (this.#spares.length < maxSpares && whole.length <= maxSpareBytes) this.#spares.push(whole);
   }
 }
 

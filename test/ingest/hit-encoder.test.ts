@@ -84,6 +84,41 @@ describe('encodeHitEntry', () => {
     );
   });
 
+  it('writes the next entries into a released buffer, and takes each buffer back once', () => {
+    const one = (id: string, pageName = 'p'): Hit => ({ id, source: 's', visitorId: 'v', ts: 1, receivedAt: 2, type: 'page', events: [], pageName, dims: { a: id } });
+    const builder = new HitEntryBuilder();
+    builder.add(one('a'));
+    const a = builder.finish() as Buffer;
+    builder.add(one('b'));
+    const b = builder.finish() as Buffer;
+    const bCopy = Buffer.from(b);
+    builder.release(a);
+    builder.release(a);
+    builder.release(Buffer.alloc(8192));
+    builder.release(encodeHitEntry([one('foreign')]));
+    builder.add(one('c'));
+    const c = builder.finish() as Buffer;
+    builder.add(one('d'));
+    const d = builder.finish() as Buffer;
+    builder.add(one('e'));
+    const e = builder.finish() as Buffer;
+    // The entry after the release went into a's buffer, the next one not again (released once);
+    // b, still out, was left alone.
+    expect([c, d, e].filter((entry) => entry.buffer === a.buffer)).toHaveLength(1);
+    expect([c, d, e].some((entry) => entry.buffer === b.buffer)).toBe(false);
+    expect(b).toEqual(bCopy);
+    expect([c, d, e].map((entry) => decodeHits(entry))).toStrictEqual([[one('c')], [one('d')], [one('e')]]);
+    // A released buffer too small for an entry like the last one is not reused.
+    for (const entry of [c, d, e]) builder.release(entry);
+    builder.add(one('f', 'x'.repeat(20_000)));
+    const f = builder.finish() as Buffer;
+    builder.add(one('g', 'y'.repeat(20_000)));
+    const g = builder.finish() as Buffer;
+    expect([c, d, e].some((entry) => entry.buffer === g.buffer)).toBe(false);
+    expect(decodeHits(f)).toStrictEqual([one('f', 'x'.repeat(20_000))]);
+    expect(decodeHits(g)).toStrictEqual([one('g', 'y'.repeat(20_000))]);
+  });
+
   it('writes large entries (the buffer grows mid-entry)', () => {
     const big = 'é'.repeat(5000);
     const hits: Hit[] = Array.from({ length: 120 }, (_, i) => ({ id: `h${i}`, source: 's', visitorId: 'v', ts: i, receivedAt: i, type: 'track', events: [], pageName: big }));
