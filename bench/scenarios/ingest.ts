@@ -1,7 +1,7 @@
 // Scenario "ingest": the ingest role as users run it (`rebound start --roles ingest`, its own
 // process) on its own redis-server (AOF everysec), loaded over loopback by a separate load
 // generator process: /v1/hits (JSON, MessagePack), Segment /v1/batch and /v1/track, WebSocket
-// /v1/stream, and a paced /v1/hits run at 80 % of the measured maximum for the latency target.
+// /v1/stream, and paced /v1/hits runs at 80 % of the measured maximum and (2 processes) of the target rate for the latency target.
 // Baselines in the same run: redis-benchmark XADD of one hit's size, and a hand-written
 // node:http + ioredis server doing one XADD per hit, loaded with the same requests. After every
 // case the streams are read back: every acknowledged hit must be there.
@@ -58,6 +58,8 @@ interface CaseDef {
   window: number;
   poolSize: number;
   ratePerSec?: number;
+  /** What the paced rate is 80 % of (default: the measured maximum). */
+  pacedOf?: string;
   /** Ingest processes sharing one port (SO_REUSEPORT), as on a 2-core box; 1 by default. */
   processes?: number;
 }
@@ -296,7 +298,7 @@ function caseRow(m: Measured, naiveHitsPerSec: number | undefined, xadd: XaddBas
   const errorCount = Object.values(load.errors).reduce((a, b) => a + b, 0);
   return {
     scenario: SCENARIO,
-    case: def.ratePerSec === undefined ? def.label : `${def.label} at ${PACED_LOAD * 100} % of the max (${fmt(def.ratePerSec)} requests/s)`,
+    case: def.ratePerSec === undefined ? def.label : `${def.label} at ${PACED_LOAD * 100} % of ${def.pacedOf ?? 'the max'} (${fmt(def.ratePerSec)} requests/s)`,
     server: def.server === 'naive' ? 'naive' : (def.processes ?? 1) > 1 ? `rebound ingest ×${def.processes}` : 'rebound ingest',
     hitsPerRequest: def.hitsPerRequest,
     connections: def.connections,
@@ -401,7 +403,7 @@ function latencyPartsNote(env: Env, m: Measured): void {
   const parts = m.load.partsP99Ms;
   if (m.def.ratePerSec === undefined || parts === undefined) return;
   env.ctx.note(
-    `${m.def.label}: p99 of each part of a request's latency: ${round(parts.late)} ms due but not yet issued (the generator's own scheduling), ` +
+    `${m.def.label} at ${PACED_LOAD * 100} % of ${m.def.pacedOf ?? 'the max'}: p99 of each part of a request's latency: ${round(parts.late)} ms due but not yet issued (the generator's own scheduling), ` +
       `${round(parts.queued)} ms waiting for a free connection (the servers answered slower than requests came), ${round(parts.onConnection)} ms on the connection (server, kernel, Redis).`,
   );
 }
@@ -426,9 +428,12 @@ async function runAll(env: Env): Promise<ResultRow[]> {
   // The same on 2 ingest processes sharing the port, as a 2-core box would run them.
   const json2 = await runCase(env, cases.hitsJson2);
   const paced2 = await runCase(env, pacedDef(cases.hitsJson2, json2, 'paced-2p'));
+  // SPEC §11 asks for the p99 at 80 % of the target rate; 80 % of the maximum is more when the maximum is above the target.
+  const pacedTarget = Math.round((TARGET_NATIVE * PACED_LOAD) / cases.hitsJson2.hitsPerRequest);
+  const pacedAtTarget = await runCase(env, { ...cases.hitsJson2, id: 'paced-target-2p', label: `${cases.hitsJson2.label}, paced`, ratePerSec: pacedTarget, pacedOf: `the ${fmt(TARGET_NATIVE)} hits/s target` });
   const msgpack2 = await runCase(env, cases.hitsMsgpack2);
   const batch2 = await runCase(env, cases.batch2);
-  const twoProcesses = [json2, paced2, msgpack2, batch2];
+  const twoProcesses = [json2, paced2, pacedAtTarget, msgpack2, batch2];
   const lastXadd = await baseline(env, hitBytes);
   const xadd: XaddBaseline = {
     ...firstXadd,
@@ -444,11 +449,11 @@ async function runAll(env: Env): Promise<ResultRow[]> {
   const rate = (m: Measured): number => m.load.hits / m.load.seconds;
   for (const m of [json, measured[2] as Measured, json2, msgpack2]) env.ctx.note(`Target ≥ ${fmt(TARGET_NATIVE)} hits/s through /v1/hits: ${m.def.label} ${fmt(rate(m))} hits/s, ${verdict(rate(m), TARGET_NATIVE, true)}.`);
   for (const batch of [measured[3] as Measured, batch2]) env.ctx.note(`Target ≥ ${fmt(TARGET_SEGMENT)} hits/s through Segment /v1/batch (batches of 100): ${batch.def.label} ${fmt(rate(batch))} hits/s, ${verdict(rate(batch), TARGET_SEGMENT, true)}.`);
-  for (const m of [paced, paced2]) {
+  for (const m of [paced, paced2, pacedAtTarget]) {
     const pacedRate = rate(m);
     const belowTarget = pacedRate < PACED_LOAD * TARGET_NATIVE ? ` (that load, ${fmt(pacedRate)} hits/s, is below 80 % of the ${fmt(TARGET_NATIVE)} hits/s target since the maximum missed it)` : '';
     const skipped = m.load.skipped > 0 ? `, and ${fmt(m.load.skipped)} requests due were never sent (the generator's queue was full): missed` : '';
-    env.ctx.note(`Target p99 ≤ ${TARGET_P99_MS} ms at ${PACED_LOAD * 100} % load: ${m.def.label}: p99 ${round(m.load.latencyP99Ms)} ms at ${fmt(pacedRate)} hits/s (${fmt(m.def.ratePerSec ?? 0)} requests/s asked), ${verdict(m.load.latencyP99Ms, TARGET_P99_MS, false)}${skipped}${belowTarget}.`);
+    env.ctx.note(`Target p99 ≤ ${TARGET_P99_MS} ms at ${PACED_LOAD * 100} % load: ${m.def.label} at ${PACED_LOAD * 100} % of ${m.def.pacedOf ?? 'the max'}: p99 ${round(m.load.latencyP99Ms)} ms at ${fmt(pacedRate)} hits/s (${fmt(m.def.ratePerSec ?? 0)} requests/s asked), ${verdict(m.load.latencyP99Ms, TARGET_P99_MS, false)}${skipped}${belowTarget}.`);
     latencyPartsNote(env, m);
   }
   const perHit = (m: Measured): number => (serverCpuSeconds(m.load) ?? NaN) / m.load.hits;
