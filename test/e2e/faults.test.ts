@@ -153,17 +153,27 @@ async function runShop(label: string, withFaults: boolean): Promise<RunResult> {
     ]);
     let delivered = deliveredSet([], [], traffic.visitorOfAddress, traffic.profiles);
     let drained = false;
+    let pipeline = '';
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
       delivered = deliveredSet(await emailsOf(smtp), smsOf(smsc), traffic.visitorOfAddress, traffic.profiles);
-      drained = (await readPipeline(redis, keysOf(prefix))).drained;
+      ({ drained, summary: pipeline } = await readPipeline(redis, keysOf(prefix)));
       if (drained && delivered.set.size >= traffic.expected.size) break;
       await sleep(500);
+    }
+    if (!drained) {
+      // For the failure: per partition whose hits wait for detect, where the group is and what the stream holds.
+      const keys = keysOf(prefix);
+      for (const p of keys.allPartitions()) {
+        const group = (await redis.xinfoGroups(keys.stream(p, 'hits'))).find((g) => g.name === 'detect');
+        const entries = await redis.xrange(keys.stream(p, 'hits'));
+        if ((group?.lag ?? 0) > 0) console.log(`partition ${p}: ${JSON.stringify(group)}; ${entries.length} entries, ${entries[0]?.id} … ${entries.at(-1)?.id}`);
+      }
     }
     const crashed = installation.fleet.crashed(killed);
     const deadLetters = (await admin<DeadLetters>(installation.adminUrl, 'GET', '/admin/dlq')).total;
     const handOffs = withFaults ? undefined : await handOffCounts(installation.deliverMetricsUrls);
-    console.log(`${label}: ${traffic.hits} hits in ${sent.requests} requests over ${sent.seconds} s (retried: ${JSON.stringify(sent.retried)}); ${delivered.set.size} of ${traffic.expected.size} messages; resends: ${delivered.emailResends} emails, ${delivered.smsResends} SMS${handOffs ? ` (uncertain hand-offs: ${handOffs.uncertain.email} email, ${handOffs.uncertain.sms} SMS)` : ''}${faults.length > 0 ? `\n  ${faults.join('\n  ')}` : ''}`);
+    console.log(`${label}: ${traffic.hits} hits in ${sent.requests} requests over ${sent.seconds} s (retried: ${JSON.stringify(sent.retried)}); ${delivered.set.size} of ${traffic.expected.size} messages; resends: ${delivered.emailResends} emails, ${delivered.smsResends} SMS${drained ? '' : `; NOT drained: ${pipeline}`}${handOffs ? ` (uncertain hand-offs: ${handOffs.uncertain.email} email, ${handOffs.uncertain.sms} SMS)` : ''}${faults.length > 0 ? `\n  ${faults.join('\n  ')}` : ''}`);
     return { delivered, sent, faults, crashed, deadLetters, drained, handOffs };
   } finally {
     await installation?.fleet.stopAll();
