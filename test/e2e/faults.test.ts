@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, type RedisPort } from '../../src/core/redis/client.js';
 import { startSmppTestServer } from '../deliver/smpp-test-server.js';
+import { scrape, valueOf } from '../observability/helpers.js';
 import { startSmtpTestServer, type SmtpTestServer } from '../deliver/smtp-test-server.js';
 import { startRedis, type RedisProcess } from '../support/redis-server.js';
 import { deliveredSet, type DeliveredSet } from './delivered-set.js';
@@ -59,13 +60,10 @@ interface HandOffCounts {
 async function handOffCounts(metricsUrls: readonly string[]): Promise<HandOffCounts> {
   const counts: HandOffCounts = { ok: { email: 0, sms: 0 }, uncertain: { email: 0, sms: 0 } };
   for (const url of metricsUrls) {
-    const text = await (await fetch(url)).text();
-    for (const line of text.split('\n')) {
-      const found = /^(rebound_channel_sends_total|rebound_delivery_resends_total)\{([^}]*)\} (\d+)/.exec(line);
-      const channel = /channel="(email|sms)"/.exec(found?.[2] ?? '')?.[1] as 'email' | 'sms' | undefined;
-      if (found === null || channel === undefined) continue;
-      if (found[1] === 'rebound_delivery_resends_total' || found[2]?.includes('result="transient"')) counts.uncertain[channel] += Number(found[3]);
-      else if (found[2]?.includes('result="ok"')) counts.ok[channel] += Number(found[3]);
+    const scraped = await scrape(url);
+    for (const channel of ['email', 'sms'] as const) {
+      counts.ok[channel] += valueOf(scraped, 'rebound_channel_sends_total', { channel, result: 'ok' }) ?? 0;
+      counts.uncertain[channel] += (valueOf(scraped, 'rebound_channel_sends_total', { channel, result: 'transient' }) ?? 0) + (valueOf(scraped, 'rebound_delivery_resends_total', { channel }) ?? 0);
     }
   }
   return counts;
