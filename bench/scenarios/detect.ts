@@ -13,7 +13,7 @@ import { putTrigger } from '../../src/model/trigger-store.js';
 import { defaultVisit, type HitEffect } from '../../src/stages/detect/hit-effects.js';
 import { VisitorState, type VisitorWrite } from '../../src/stages/detect/visitor-state.js';
 import { startRedis, type RedisProcess } from '../../test/support/redis-server.js';
-import { infoField } from '../support/redis-info.js';
+import { infoField, rewriteAof } from '../support/redis-info.js';
 import { round, sleep, type ResultRow, type Scenario, type ScenarioContext } from '../support/harness.js';
 import { seededRandom } from '../support/hits.js';
 import { cpuProfileArgs, cpuSeconds, mainThreadSched, reboundNodeFlags, spawnTracked, type Tracked } from '../support/processes.js';
@@ -135,6 +135,8 @@ async function throughput(env: Env, triggerCount: number, workerCount: number, e
     const entries = hitEntries(keys, Date.now());
     for (let i = 0; i < entries.length; i += 500) await env.redis.xaddMany(entries.slice(i, i + 500));
     await Promise.all(workers.map((w) => w.waitFor('ready', 30_000)));
+    await rewriteAof(env.admin, (text) => env.ctx.progress(`[detect] ${label}: ${text}`));
+    const forksBefore = infoField(await env.admin.info('stats'), 'total_forks');
     const cpuBefore = workers.map((w) => cpuSeconds(w.pid) ?? 0);
     const schedBefore = workers.map((w) => mainThreadSched(w.pid));
     if (process.env.BENCH_DETECT_LOG) await env.admin.call('CONFIG', 'RESETSTAT');
@@ -153,6 +155,7 @@ async function throughput(env: Env, triggerCount: number, workerCount: number, e
     const sched = (field: 'run' | 'wait'): number =>
       round(workers.reduce((sum, w, i) => sum + ((mainThreadSched(w.pid)?.[field] ?? NaN) - (schedBefore[i]?.[field] ?? NaN)), 0) / workers.length / seconds);
     const redisCores = ((await redisCpu(env.admin)) - redisBefore) / seconds;
+    const aofRewrites = infoField(await env.admin.info('stats'), 'total_forks') - forksBefore;
     const visitorBytes = await memoryPer(env, `${keys.prefix}:{p*}:v:*`, 1000);
     let waiting = 0;
     let timerBytes = 0;
@@ -162,7 +165,7 @@ async function throughput(env: Env, triggerCount: number, workerCount: number, e
     }
     return {
       scenario: 'detect', case: label, hits: HITS, seconds: round(seconds), hitsPerSec: round(left === 0 ? HITS / seconds : NaN),
-      workersCpu: round(cpu / seconds), workerMainRunning: sched('run'), workerMainWaitingForCpu: sched('wait'), redisCpu: round(redisCores), bytesPerVisitor: round(visitorBytes), waitingTimers: waiting, bytesPerWaitingTrigger: round(timerBytes / Math.max(1, waiting)), complete: left === 0,
+      workersCpu: round(cpu / seconds), workerMainRunning: sched('run'), workerMainWaitingForCpu: sched('wait'), redisCpu: round(redisCores), aofRewrites, bytesPerVisitor: round(visitorBytes), waitingTimers: waiting, bytesPerWaitingTrigger: round(timerBytes / Math.max(1, waiting)), complete: left === 0,
     };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
@@ -240,11 +243,11 @@ export const detectScenario: Scenario = {
     `Detect processes (stage + timers, production settings) drain ${HITS.toLocaleString('en-US')} preloaded hits (${HITS_PER_ENTRY} per entry, ${VISITORS.toLocaleString('en-US')} visitors) on their own redis-server`,
     '(AOF everysec, `hash-max-listpack-value 512` as recommended), with 100 and 1,000 enabled triggers on the source (4 realistic ones, the rest on metrics and eVars no hit carries);',
     'two processes either share the partitions (the default `stages.partitions: shared`: each reads its half) or both read every partition (`all`: their writes to the same visitors are checked and re-applied on conflict).',
-    '`workersCpu`, `redisCpu`: cores busy while draining; `workerMainRunning`, `workerMainWaitingForCpu`: share of the window a worker\'s main thread (the one JavaScript runs on) ran, and was runnable but waited for a CPU taken by other processes (/proc schedstat, averaged over the workers); the rest of the window it had nothing to do (waiting for Redis).',
+    '`workersCpu`, `redisCpu`: cores busy while draining; `workerMainRunning`, `workerMainWaitingForCpu`: share of the window a worker\'s main thread (the one JavaScript runs on) ran, and was runnable but waited for a CPU taken by other processes (/proc schedstat, averaged over the workers); the rest of the window it had nothing to do (waiting for Redis). Each window starts on a freshly rewritten AOF (BGREWRITEAOF, waited for); `aofRewrites`: forks of Redis during the window (an automatic AOF rewrite forks a copy of Redis that competes for the 2 cores).',
     'Memory is `MEMORY USAGE` averaged over 1,000 visitor hashes, and the timers sorted sets over their members.',
     `Timer lag: ${WAITING.toLocaleString('en-US')} visits waiting on cart abandonment, written as detect leaves them, their deadlines spread at ${DUE_PER_SEC.toLocaleString('en-US')}/s; lag = fired − deadline (BENCH_DETECT_WAITING=1000000 for the SPEC's million).`,
   ].join(' '),
-  columns: ['case', 'hits', 'seconds', 'hitsPerSec', 'workersCpu', 'workerMainRunning', 'workerMainWaitingForCpu', 'redisCpu', 'waitingTimers', 'fired', 'lagP50Ms', 'lagP99Ms', 'lagMaxMs', 'bytesPerVisitor', 'bytesPerWaitingTrigger', 'complete'],
+  columns: ['case', 'hits', 'seconds', 'hitsPerSec', 'workersCpu', 'workerMainRunning', 'workerMainWaitingForCpu', 'redisCpu', 'aofRewrites', 'waitingTimers', 'fired', 'lagP50Ms', 'lagP99Ms', 'lagMaxMs', 'bytesPerVisitor', 'bytesPerWaitingTrigger', 'complete'],
   timeoutMs: 15 * 60_000,
   async run(ctx) {
     const server = await startRedis({ appendonly: true, extraArgs: ['--hash-max-listpack-value', '512'] });

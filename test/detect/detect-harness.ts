@@ -13,6 +13,7 @@ import { decodeFiredRecord, type FiredRecord } from '../../src/model/trigger-mes
 import { putTrigger } from '../../src/model/trigger-store.js';
 import { detectGroup } from '../../src/stages/detect/detect-stage.js';
 import { startDetect } from '../../src/stages/detect/role.js';
+import { hookScripts } from '../support/script-hook.js';
 
 export const source = 'shop-web';
 
@@ -55,13 +56,11 @@ export async function startDetectRuntime(options: RuntimeOptions): Promise<Detec
   const applied = new Set<string>();
   const decided = new Set<number>();
   const timerKeys = new Map(runtime.keys.allPartitions().map((p) => [runtime.keys.timers(p), p]));
-  const redis = runtime.redis;
-  const script = redis.script.bind(redis);
-  redis.script = (name, keys, args) => {
+  // The role works over a connection of its own: its calls are observed there.
+  hookScripts(runtime.redis, (name, keys) => {
     if (name === 'reboundDetectApply') for (const key of keys.slice(2)) applied.add(key);
     if (name === 'reboundDetectFire') decided.add(timerKeys.get(keys[0] as string) as number);
-    return script(name, keys, args);
-  };
+  });
   const role = await startDetect(runtime);
   return { runtime, applied, decided, timerPartitions: () => role.timerPartitions(), close: async () => void (await runtime.lifecycle.shutdown(5000)) };
 }

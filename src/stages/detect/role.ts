@@ -1,5 +1,9 @@
 // The detect role: definitions kept current (polled version), the detect stage on the runtime,
 // the timer task over the stage's share of the partitions, and the trigger log's retention; drained in order.
+// Like the campaign role, it talks to Redis over a connection of its own without auto-pipelining
+// on a single node (see RedisPort.duplicate): ioredis keeps one auto-pipeline in flight per
+// connection, so a batch's script waited for the replies of the pipeline ahead of it and the
+// process sat idle about a third of the time (docs/decisions.md).
 import type { Runtime } from '../../core/bootstrap.js';
 import { systemClock } from '../../core/clock.js';
 import { asReboundError } from '../../core/errors.js';
@@ -16,7 +20,10 @@ export interface DetectRole {
 }
 
 export async function startDetect(runtime: Runtime): Promise<DetectRole> {
-  const { redis, keys, logger, lifecycle, config } = runtime;
+  const { keys, logger, lifecycle, config } = runtime;
+  // Closed last (shutdown steps run in reverse): after the stage and the timers drained.
+  const redis = await runtime.redis.duplicate(`rebound-detect:${runtime.consumer.replace(/\s/g, '_')}`, { autoPipelining: false });
+  lifecycle.onShutdown('detect redis connection', () => redis.close());
   const settings = config.detect;
   const watcher = new DefinitionsWatcher<DetectDefinitions>(redis, keys, () => loadDetectDefinitions(redis, keys, { settleMs: settings.settle }), {
     pollMs: settings.definitionsPoll,
@@ -25,7 +32,7 @@ export async function startDetect(runtime: Runtime): Promise<DetectRole> {
   await watcher.start();
   lifecycle.onShutdown('detect definitions', () => watcher.stop());
   const definitions = (): DetectDefinitions => watcher.current;
-  const [runner] = await startStages(runtime, [detectStage(redis, keys, definitions, { visitorTtlMs: settings.visitorTtl, stateCacheSize: settings.stateCache }) as StageDefinition<never>]);
+  const [runner] = await startStages({ ...runtime, redis }, [detectStage(redis, keys, definitions, { visitorTtlMs: settings.visitorTtl, stateCacheSize: settings.stateCache }) as StageDefinition<never>]);
   const partitions = servedPartitions(runtime);
   // Timers follow the stage's share of the partitions: with `stages.partitions: shared`, each
   // partition's timers are decided by the process reading its hits, and move with them.
