@@ -567,7 +567,7 @@ export const campaignScenario: Scenario = {
         if (row.firedToOutboxP99Ms !== null) ctx.note(`${name}: fired → outbox p99 ${row.firedToOutboxP99Ms} ms at ${fmt(rate)} messages/s (SPEC §11: fired → SMTP p99 ≤ 1 s at 5,000/s).`);
         else {
           const perCore = 1e6 / Number(row.workerCpuUsPerMessage);
-          ctx.note(`${name}: ${fmt(rate)} messages/s, target ≥ ${fmt(TARGET_PER_SEC)}/s per process ${rate >= TARGET_PER_SEC ? 'met' : `missed (${round(rate / TARGET_PER_SEC)} of it)`}; batch p99 ${row.batchP99Ms} ms while draining. The worker had ${row.workerCpu} of a core (its main thread ran ${row.workerMainRunning} of the time and waited ${row.workerMainWaitingForCpu} for a CPU taken by other processes, so it had work ${round(Number(row.workerMainRunning) + Number(row.workerMainWaitingForCpu))} of the time); at ${row.workerCpuUsPerMessage} µs of CPU per message, a whole core would give about ${fmt(perCore)} messages/s.`);
+          ctx.note(`${name}: ${fmt(rate)} messages/s (the median of ${DRAINS} drains: ${String(row.drainRates)}), target ≥ ${fmt(TARGET_PER_SEC)}/s per process ${rate >= TARGET_PER_SEC ? 'met' : `missed (${round(rate / TARGET_PER_SEC)} of it)`}; batch p99 ${row.batchP99Ms} ms while draining. The worker had ${row.workerCpu} of a core (its main thread ran ${row.workerMainRunning} of the time and waited ${row.workerMainWaitingForCpu} for a CPU taken by other processes, so it had work ${round(Number(row.workerMainRunning) + Number(row.workerMainWaitingForCpu))} of the time); at ${row.workerCpuUsPerMessage} µs of CPU per message, a whole core would give about ${fmt(perCore)} messages/s.`);
         }
       }
       return rows;
