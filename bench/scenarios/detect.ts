@@ -193,7 +193,7 @@ async function timerLag(env: Env): Promise<ResultRow> {
       // The state detect leaves after one cart add: written by the detect stage's own code.
       const state = new VisitorState(keys.visitor(p, visitor));
       const effect: HitEffect = {
-        hash: 'bench000', receivedAt: last, ts: last, visit: defaultVisit, visitorId: visitor, aliases: undefined, counts: undefined,
+        hash: 0, receivedAt: last, ts: last, visit: defaultVisit, visitorId: visitor, aliases: undefined, counts: undefined,
         cart: [['SKU-1', 1, 19.9, undefined, undefined]],
         matches: [{ slot, rearmed: true, delayMs: INACTIVITY_MS, include: [0], excluded: false, metadata: undefined }],
       };

@@ -34,8 +34,12 @@ export interface MatchEffect {
 }
 
 export interface HitEffect {
-  /** 32 bits of the hit id's digest, as 8 hex characters: the visitor's recent-hit de-duplication. */
-  hash: string;
+  /**
+   * 30 bits of the hit id's digest: the visitor's recent-hit de-duplication. 30 bits stay a small
+   * integer in V8 (no heap number per hit in the cached states); with 32 recent hashes a new hit is
+   * taken for a duplicate about once in 33 million.
+   */
+  hash: number;
   receivedAt: number;
   ts: number;
   visit: Source['visit'];
@@ -46,7 +50,7 @@ export interface HitEffect {
   matches: MatchEffect[] | undefined;
 }
 
-const idHash = (id: string): string => hash('sha1', id, 'hex').slice(0, 8);
+const idHash = (id: string): number => parseInt(hash('sha1', id, 'hex').slice(0, 8), 16) >>> 2;
 
 function cartLines(hit: Hit): CartLine[] | undefined {
   const sign = hit.events.includes('scAdd') ? 1 : hit.events.includes('scRemove') ? -1 : 0;

@@ -11,7 +11,7 @@
 //       the visit of parity p: copies of what the campaign side reads (stages/campaign/visitor.ts)
 //   link written by the click redirect; detect never touches it
 // The state is positional (plain MessagePack arrays pack about 3× faster than objects, and
-// Lua reads them as easily): [vn, dd (recent hit hashes, 8 hex characters each, last 32), visit
+// Lua reads them as easily): [vn, dd (the last 32 hit hashes, 30-bit numbers, oldest first), visit
 // of odd number, visit of even number] (0 for none). A visit: [s/l first/last received, f/t
 // first/last hit time, h hits, bot 0|1, armed abandonment and session-end timers [slot, delay,
 // …], cart [[sku, q, price|false, name|false, category|false], …], counts [metric, n, …],
@@ -27,7 +27,8 @@ import type { CartLine, HitEffect, Metadata } from './hit-effects.js';
 type CartEntry = [sku: string, q: number, price: number | false, name: string | false, category: string | false];
 type TriggerVisit = [include: number[], excluded: number, metadata: Array<string | DimValue[]>, fired: number];
 type Visit = [s: number, l: number, f: number, t: number, h: number, bot: 0 | 1, armed: number[], cart: CartEntry[], counts: Array<string | number>, triggers: Array<number | TriggerVisit>];
-type Stored = [vn: number, dd: string, odd: Visit | 0, even: Visit | 0];
+/** States written before version 0.2 keep dd as text: 8 hex characters per hash (see recentHashes). */
+type Stored = [vn: number, dd: number[] | string, odd: Visit | 0, even: Visit | 0];
 
 /** Positions of a visit's fields (lua/detect-fire.lua reads them at these positions + 1). */
 const S = 0, L = 1, F = 2, T = 3, H = 4, BOT = 5, ARMED = 6, CART = 7, COUNTS = 8, TRIGGERS = 9;
@@ -60,8 +61,20 @@ export type TimerArms = Map<string, number>;
 
 /** Metadata values kept per name and visit (SPEC §5: de-duplicated, bounded). */
 const metadataBound = 10;
-/** Recent hit hashes kept for de-duplication: 32 of 8 characters. */
-const recentHashChars = 256;
+/** Recent hit hashes kept for de-duplication. */
+const recentHashes = 32;
+
+/**
+ * The recent hashes of a state as stored: numbers, or (states written before the numbers) 8 hex
+ * characters per 32-bit hash, read as the same 30 bits hitHash takes. Anything else (Lua packs an
+ * empty list as a map) is none.
+ */
+function recentOf(dd: unknown): number[] {
+  if (Array.isArray(dd)) return dd as number[];
+  const recent: number[] = [];
+  if (typeof dd === 'string') for (let i = 0; i + 8 <= dd.length; i += 8) recent.push(parseInt(dd.slice(i, i + 8), 16) >>> 2);
+  return recent;
+}
 
 type Parity = 'a' | 'b';
 const parity = (vn: number): Parity => (vn % 2 === 0 ? 'b' : 'a');
@@ -105,7 +118,7 @@ export class VisitorState {
 
   /** Applies one hit; arms its visit's timers in `arms`. */
   apply(hit: HitEffect, arms: TimerArms): void {
-    const stored = (this.#stored ??= [0, '', 0, 0]);
+    const stored = (this.#stored ??= [0, [], 0, 0]);
     if (this.#isDuplicate(stored, hit.hash)) return;
     this.#changed = true;
     const received = hit.receivedAt;
@@ -169,11 +182,16 @@ export class VisitorState {
     return String((Number(this.#version) || 0) + 1);
   }
 
-  #isDuplicate(stored: Stored, hash: string): boolean {
-    let dd = stored[1];
-    for (let i = 0; i < dd.length; i += 8) if (dd.startsWith(hash, i)) return true;
-    dd += hash;
-    stored[1] = dd.length > recentHashChars ? dd.slice(dd.length - recentHashChars) : dd;
+  /** Whether the hash is among the recent ones; if not, it becomes the newest (in place: no allocation per hit). */
+  #isDuplicate(stored: Stored, hash: number): boolean {
+    const dd = Array.isArray(stored[1]) ? stored[1] : (stored[1] = recentOf(stored[1]));
+    for (let i = 0; i < dd.length; i++) if (dd[i] === hash) return true;
+    if (dd.length < recentHashes) dd.push(hash);
+    else {
+      dd.copyWithin(0, dd.length - recentHashes + 1);
+      dd.length = recentHashes;
+      dd[recentHashes - 1] = hash;
+    }
     return false;
   }
 

@@ -1,0 +1,55 @@
+// The visitor state's de-duplication of hits (stages/detect/visitor-state.ts): a hit id among the
+// visitor's last 32 counts once, in states written now (30-bit numbers) and in states written
+// before them (8 hex characters per hash), which Redis may still hold.
+import { describe, expect, it } from 'vitest';
+import { decode, encodePlain } from '../../src/core/codec.js';
+import { defaultVisit, type HitEffect } from '../../src/stages/detect/hit-effects.js';
+import { VisitorState } from '../../src/stages/detect/visitor-state.js';
+
+const t0 = 1_790_000_000_000;
+
+function effect(hash: number, n: number): HitEffect {
+  return { hash, receivedAt: t0 + n, ts: t0 + n, visit: defaultVisit, visitorId: 'v1', aliases: undefined, cart: undefined, counts: undefined, matches: undefined };
+}
+
+/** The hits counted in the visit the state is in (position 4 of a visit, see visitor-state.ts). */
+function hitsCounted(state: VisitorState): number {
+  const write = state.write(0);
+  if (write === undefined) throw new Error('nothing to write');
+  const stored = decode<[number, unknown, unknown[] | 0, unknown[] | 0]>(write.state);
+  return (stored[stored[0] % 2 === 0 ? 3 : 2] as unknown[])[4] as number;
+}
+
+describe('visitor state de-duplication', () => {
+  it('counts a hit applied twice once', () => {
+    const state = new VisitorState('k');
+    state.apply(effect(7, 1), new Map());
+    state.apply(effect(7, 1), new Map());
+    state.apply(effect(8, 2), new Map());
+    expect(hitsCounted(state)).toBe(2);
+  });
+
+  it('remembers the last 32 hits: an older one counts again', () => {
+    const state = new VisitorState('k');
+    for (let h = 1; h <= 33; h++) state.apply(effect(h, h), new Map());
+    state.apply(effect(33, 33), new Map()); // among the last 32
+    expect(hitsCounted(state)).toBe(33);
+    state.apply(effect(1, 34), new Map()); // pushed out by the 33rd
+    expect(hitsCounted(state)).toBe(34);
+  });
+
+  it('reads the recent hits of a state stored as hex text, and answers with numbers', () => {
+    const fresh = new VisitorState('k');
+    fresh.apply(effect(1, 1), new Map());
+    const stored = decode<unknown[]>((fresh.write(0) as { state: Buffer }).state);
+    // Two hashes as the earlier format kept them: 32 bits, 8 hex characters each.
+    stored[1] = 'deadbeef0000002a';
+    const old = new VisitorState('k', [encodePlain(stored), Buffer.from('1'), null]);
+    old.apply(effect(0xdeadbeef >>> 2, 2), new Map());
+    old.apply(effect(0x2a >>> 2, 3), new Map());
+    expect(old.write(0)).toBeUndefined(); // both were seen: nothing changed
+    old.apply(effect(99, 4), new Map());
+    const write = old.write(0) as { state: Buffer };
+    expect(decode<unknown[]>(write.state)[1]).toEqual([0xdeadbeef >>> 2, 0x2a >>> 2, 99]);
+  });
+});
