@@ -27,7 +27,7 @@ import type { CartLine, HitEffect, Metadata } from './hit-effects.js';
 type CartEntry = [sku: string, q: number, price: number | false, name: string | false, category: string | false];
 type TriggerVisit = [include: number[], excluded: number, metadata: Array<string | DimValue[]>, fired: number];
 type Visit = [s: number, l: number, f: number, t: number, h: number, bot: 0 | 1, armed: number[], cart: CartEntry[], counts: Array<string | number>, triggers: Array<number | TriggerVisit>];
-/** States written before version 0.2 keep dd as text: 8 hex characters per hash (see recentHashes). */
+/** Older states keep dd as text, 8 hex characters per hash (recentOf reads them). */
 type Stored = [vn: number, dd: number[] | string, odd: Visit | 0, even: Visit | 0];
 
 /** Positions of a visit's fields (lua/detect-fire.lua reads them at these positions + 1). */
@@ -65,12 +65,11 @@ const metadataBound = 10;
 const recentHashes = 32;
 
 /**
- * The recent hashes of a state as stored: numbers, or (states written before the numbers) 8 hex
- * characters per 32-bit hash, read as the same 30 bits hitHash takes. Anything else (Lua packs an
- * empty list as a map) is none.
+ * The recent hashes of a state whose dd is not a list of numbers: text of older states (8 hex
+ * characters per 32-bit hash, read as the same 30 bits as HitEffect.hash), or none (Lua packs an
+ * empty list as a map).
  */
 function recentOf(dd: unknown): number[] {
-  if (Array.isArray(dd)) return dd as number[];
   const recent: number[] = [];
   if (typeof dd === 'string') for (let i = 0; i + 8 <= dd.length; i += 8) recent.push(parseInt(dd.slice(i, i + 8), 16) >>> 2);
   return recent;
