@@ -244,6 +244,7 @@ export const detectScenario: Scenario = {
     '(AOF everysec, `hash-max-listpack-value 512` as recommended), with 100 and 1,000 enabled triggers on the source (4 realistic ones, the rest on metrics and eVars no hit carries);',
     'two processes either share the partitions (the default `stages.partitions: shared`: each reads its half) or both read every partition (`all`: their writes to the same visitors are checked and re-applied on conflict).',
     '`workersCpu`, `redisCpu`: cores busy while draining; `workerMainRunning`, `workerMainWaitingForCpu`: share of the window a worker\'s main thread (the one JavaScript runs on) ran, and was runnable but waited for a CPU taken by other processes (/proc schedstat, averaged over the workers); the rest of the window it had nothing to do (waiting for Redis). Each window starts on a freshly rewritten AOF (BGREWRITEAOF, waited for); `aofRewrites`: forks of Redis during the window (an automatic AOF rewrite forks a copy of Redis that competes for the 2 cores).',
+    'The detect role talks to Redis over a connection of its own without auto-pipelining, so a batch\'s script goes out as soon as it is built.',
     'Memory is `MEMORY USAGE` averaged over 1,000 visitor hashes, and the timers sorted sets over their members.',
     `Timer lag: ${WAITING.toLocaleString('en-US')} visits waiting on cart abandonment, written as detect leaves them, their deadlines spread at ${DUE_PER_SEC.toLocaleString('en-US')}/s; lag = fired − deadline (BENCH_DETECT_WAITING=1000000 for the SPEC's million).`,
   ].join(' '),

@@ -20,7 +20,7 @@ import { appendAll, appendEmails, backlog, firedEntries, hitEntries, ingestLoad,
 const SCENARIO = 'scaleout';
 const PARTITIONS = 16;
 const envCount = (name: string, fallback: number): number => Math.max(1, Math.floor(Number(process.env[name] ?? fallback)) || fallback);
-const HITS = envCount('BENCH_SCALEOUT_HITS', 100_000);
+const HITS = envCount('BENCH_SCALEOUT_HITS', 300_000);
 const FIRED = envCount('BENCH_SCALEOUT_FIRED', 5000);
 const EMAILS = envCount('BENCH_SCALEOUT_EMAILS', 3000);
 const PROFILES = 5000;
