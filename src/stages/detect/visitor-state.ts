@@ -187,8 +187,7 @@ export class VisitorState {
     for (let i = 0; i < dd.length; i++) if (dd[i] === hash) return true;
     if (dd.length < recentHashes) dd.push(hash);
     else {
-      dd.copyWithin(0, dd.length - recentHashes + 1);
-      dd.length = recentHashes;
+      dd.copyWithin(0, 1); // never more than recentHashes: what is written and the older text alike
       dd[recentHashes - 1] = hash;
     }
     return false;
