@@ -11,6 +11,7 @@ import { putTrigger } from '../../src/model/trigger-store.js';
 import { loadDetectDefinitions } from '../../src/stages/detect/definitions.js';
 import { startDetect } from '../../src/stages/detect/role.js';
 import { TimerTask } from '../../src/stages/detect/timers.js';
+import { VisitorCache } from '../../src/stages/detect/visitor-cache.js';
 import { MovableClock } from '../campaign/campaign-harness.js';
 import { targets } from '../stages/pipeline-helpers.js';
 import { waitFor } from '../support/processes.js';
@@ -69,7 +70,7 @@ describe.each(targets(inject('redisUrl'), inject('redisClusterSeeds')))('reports
     const at = Date.now() + offset;
     firedAt.push(at);
     const clock = { now: () => at };
-    const timers = new TimerTask({ redis, keys, partitions: () => keys.allPartitions(), definitions: () => definitions, clock, logger: createLogger('silent'), settings: { tickMs: 1000, batch: 500 } });
+    const timers = new TimerTask({ redis, keys, partitions: () => keys.allPartitions(), definitions: () => definitions, clock, logger: createLogger('silent'), settings: { tickMs: 1000, batch: 500 }, cache: new VisitorCache(100) });
     expect(await timers.tick()).toBe(visitors.length);
   }
 

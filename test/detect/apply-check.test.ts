@@ -1,6 +1,8 @@
 // The write check of lua/detect-apply.lua: a batch computed from a visitor state that changed
 // since it was read writes nothing and acknowledges nothing; entries another consumer took are
-// reported, not applied. (Two processes racing end to end: properties.test.ts.)
+// reported, not applied. A state's version is compared unless the process vouches for it and
+// finds its own last token, i.e. nobody else wrote a state of the partition since
+// (src/stages/detect/visitor-cache.ts). (Two processes racing end to end: properties.test.ts.)
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodePlain } from '../../src/core/codec.js';
@@ -15,23 +17,44 @@ beforeAll(async () => {
 });
 afterAll(() => redis.close());
 
-async function setup(): Promise<{ keys: Keys; stream: string; timers: string; visitor: string; entry: string }> {
+async function setup(): Promise<{ keys: Keys; stream: string; timers: string; written: string; visitor: string; entry: string }> {
   const keys = new Keys(newPrefix(), 1);
   const stream = keys.stream(0, 'hits');
   await redis.xgroupCreate(stream, detectGroup, '0');
   const entry = await redis.xadd(stream, Buffer.from('x'));
   await redis.xreadgroup(stream, detectGroup, 'c1', '>', 10);
-  return { keys, stream, timers: keys.timers(0), visitor: keys.visitor(0, 'v-1'), entry };
+  return { keys, stream, timers: keys.timers(0), written: keys.visitorsWritten(0), visitor: keys.visitor(0, 'v-1'), entry };
 }
 
-/** One write (key 3, no time to live, the next version, nothing removed), as detect-stage.ts plans it. */
-const apply = (s: Awaited<ReturnType<typeof setup>>, versionRead: string, state: string) =>
-  redis.script('reboundDetectApply', [s.stream, s.timers, s.visitor], [detectGroup, encodePlain([[s.entry], [3, versionRead, state.length, 0, 2, 'v', String(Number(versionRead || 0) + 1), 0], ['1|1|v-1', 5000]]), state]);
+interface Tokens {
+  /** The token the process expects to find ('' for none). */
+  expected: string;
+  token: string;
+  /** 1: compare the version even when the expected token is found. */
+  check: 0 | 1;
+}
+
+/** A new pending entry on the same partition as `s`, for a second write. */
+async function setup2(s: Awaited<ReturnType<typeof setup>>): Promise<Awaited<ReturnType<typeof setup>>> {
+  const entry = await redis.xadd(s.stream, Buffer.from('y'));
+  await redis.xreadgroup(s.stream, detectGroup, 'c1', '>', 10);
+  return { ...s, entry };
+}
+
+/** One write (key 4, no time to live, the next version, nothing removed), as detect-stage.ts plans it. */
+const apply = (s: Awaited<ReturnType<typeof setup>>, versionRead: string, state: string, { expected, token, check }: Tokens = { expected: '', token: 't-1', check: 1 }) =>
+  redis.script('reboundDetectApply', [s.stream, s.timers, s.written, s.visitor], [
+    detectGroup,
+    encodePlain([[s.entry], [4, versionRead, check, state.length, 0, 2, 'v', String(Number(versionRead || 0) + 1), 0], ['1|1|v-1', 5000]]),
+    state,
+    expected,
+    token,
+  ]);
 
 describe('detect-apply', () => {
   it('writes the state, arms the timer and acknowledges when the version read is current', async () => {
     const s = await setup();
-    expect(await apply(s, '', 'state-1')).toEqual([0]);
+    expect(await apply(s, '', 'state-1')).toEqual([0, 0]);
     expect(await redis.hget(s.visitor, 's')).toBe('state-1');
     expect(await redis.hget(s.visitor, 'v')).toBe('1');
     expect(await redis.zcard(s.timers)).toBe(1);
@@ -55,5 +78,35 @@ describe('detect-apply', () => {
     other.disconnect();
     expect(await apply(s, '', 'late')).toEqual([1, [s.entry]]);
     expect(await redis.hget(s.visitor, 's')).toBeNull();
+  });
+
+  it('leaves its token: the next write that expects it writes the states it vouches for without comparing their versions', async () => {
+    const s = await setup();
+    expect(await apply(s, '', 'state-1', { expected: '', token: 'mine-1', check: 1 })).toEqual([0, 0]);
+    expect(await redis.get(s.written)).toBe('mine-1');
+    await redis.hset(s.visitor, 'v', '7'); // not a detect write: the token stays
+    const next = await setup2(s);
+    expect(await apply(next, '1', 'state-2', { expected: 'mine-1', token: 'mine-2', check: 0 })).toEqual([0, 1]);
+    expect(await redis.hget(s.visitor, 's')).toBe('state-2');
+    expect(await redis.get(s.written)).toBe('mine-2');
+  });
+
+  it('compares a state it is told to check even when the expected token is found', async () => {
+    const s = await setup();
+    await redis.set(s.written, 'mine-1');
+    await redis.hset(s.visitor, 'v', '4');
+    expect(await apply(s, '3', 'stale', { expected: 'mine-1', token: 'mine-2', check: 1 })).toEqual([2, 1]);
+    expect(await redis.hget(s.visitor, 's')).toBeNull();
+    expect(await redis.get(s.written)).toBe('mine-1');
+  });
+
+  it('compares every state when another write left its token (another process, a fired timer)', async () => {
+    const s = await setup();
+    await redis.set(s.written, 'theirs-9');
+    await redis.hset(s.visitor, 'v', '4');
+    expect(await apply(s, '3', 'stale', { expected: 'mine-1', token: 'mine-2', check: 0 })).toEqual([2, 1]);
+    expect(await redis.hget(s.visitor, 's')).toBeNull();
+    expect(await apply(s, '4', 'current', { expected: 'mine-1', token: 'mine-2', check: 0 })).toEqual([0, 0]);
+    expect(await redis.get(s.written)).toBe('mine-2');
   });
 });

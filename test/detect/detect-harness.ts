@@ -58,7 +58,7 @@ export async function startDetectRuntime(options: RuntimeOptions): Promise<Detec
   const timerKeys = new Map(runtime.keys.allPartitions().map((p) => [runtime.keys.timers(p), p]));
   // The role works over a connection of its own: its calls are observed there.
   hookScripts(runtime.redis, (name, keys) => {
-    if (name === 'reboundDetectApply') for (const key of keys.slice(2)) applied.add(key);
+    if (name === 'reboundDetectApply') for (const key of keys.slice(3)) applied.add(key); // after the stream, the timers and the last-write token
     if (name === 'reboundDetectFire') decided.add(timerKeys.get(keys[0] as string) as number);
   });
   const role = await startDetect(runtime);

@@ -16,6 +16,7 @@ import { putTrigger } from '../../src/model/trigger-store.js';
 import { loadDetectDefinitions } from '../../src/stages/detect/definitions.js';
 import { detectGroup, detectStage } from '../../src/stages/detect/detect-stage.js';
 import { TimerTask } from '../../src/stages/detect/timers.js';
+import { VisitorCache } from '../../src/stages/detect/visitor-cache.js';
 import { startStages } from '../../src/stages/runtime/run-stages.js';
 import type { StageDefinition } from '../../src/stages/runtime/stage.js';
 import { newPrefix } from '../stages/pipeline-helpers.js';
@@ -129,7 +130,7 @@ describe('two timer tasks racing on the same partitions', () => {
       await putDefinitions(runtime.redis, keys, { inactivity: '30m' }, [cartAbandonment]);
       const definitions = await loadDetectDefinitions(runtime.redis, keys, { settleMs: 200 });
       // The detect stage alone (no timer task of its own) applies hits received 10 s ago: all due.
-      await startStages(runtime, [detectStage(runtime.redis, keys, () => definitions, { visitorTtlMs: config.detect.visitorTtl, stateCacheSize: config.detect.stateCache }) as StageDefinition<never>]);
+      await startStages(runtime, [detectStage(runtime.redis, keys, () => definitions, { visitorTtlMs: config.detect.visitorTtl, cache: new VisitorCache(config.detect.stateCache) }) as StageDefinition<never>]);
       const receivedAt = Date.now() - 10_000;
       const visits = Array.from({ length: 500 }, (_, i) => [makeHit(`race-${i}`, { id: `race-${i}`, receivedAt, ts: receivedAt, events: ['scAdd'], products: [{ sku: 'R' }] })]);
       await appendEntries(redis, keys, partitionEntries(keys, visits, 10));
@@ -139,7 +140,7 @@ describe('two timer tasks racing on the same partitions', () => {
       const already = await decisionCount('already');
       const tasks = connections.map(
         (connection) =>
-          new TimerTask({ redis: connection, keys, partitions: () => keys.allPartitions(), definitions: () => definitions, clock: systemClock, logger: runtime.logger, settings: { tickMs: 50, batch: 1000 } }),
+          new TimerTask({ redis: connection, keys, partitions: () => keys.allPartitions(), definitions: () => definitions, clock: systemClock, logger: runtime.logger, settings: { tickMs: 50, batch: 1000 }, cache: new VisitorCache(100) }),
       );
       let firedByTicks = 0;
       for (let round = 0; round < 20 && (await due()) > 0; round++) {

@@ -142,6 +142,14 @@ describe('action, session start and session end', () => {
     expect(await firedFor('signup-1', 'newsletter-signup')).toHaveLength(1);
   });
 
+  it('an action that fired stays fired when more qualifying hits of its visit follow (the process that fired it drops its copy of the state)', async () => {
+    await t.send({ visitorId: 'signup-2', events: ['event7'] });
+    await waitFor('the action', async () => (await firedFor('signup-2', 'newsletter-signup')).length > 0, 10_000);
+    await t.send({ visitorId: 'signup-2', events: ['event7'] }); // the same visit: well within its inactivity
+    await sleep(800); // the settle delay and then some: a second fire would have come
+    expect(await firedFor('signup-2', 'newsletter-signup')).toHaveLength(1);
+  });
+
   it('fires session start only when the visit starts on a matching hit', async () => {
     const now = Date.now();
     await t.send({ visitorId: 'promo-1', type: 'page', pageName: 'promo:summer', ts: now }, { visitorId: 'promo-1', type: 'page', pageName: 'home', ts: now + 10 });

@@ -82,6 +82,14 @@ export class Keys {
     return `${this.#tags[partition]}:v:${visitorId}`;
   }
 
+  /**
+   * The token of the last detect write to any visitor state of a partition (apply or fire): a
+   * process whose token is still there knows nobody else wrote since (src/stages/detect/visitor-cache.ts).
+   */
+  visitorsWritten(partition: number): string {
+    return `${this.#tags[partition]}:vw`;
+  }
+
   /** Due times of a partition's trigger timers (detect), member `slot|visit|visitorId`. */
   timers(partition: number): string {
     return `${this.#tags[partition]}:timers`;

@@ -5,8 +5,8 @@
 // that refuses the write if a state changed since it was read (another detect process, a fired
 // timer, an expiry); the batch's states are then read again and the hits applied again. A batch
 // is applied exactly once. The runtime keeps one batch per partition in flight, so the cache
-// holds what Redis holds unless another process wrote meanwhile, which the write check catches.
-import { LRUCache } from 'lru-cache';
+// holds what Redis holds unless another process wrote meanwhile, which the write check catches;
+// it compares only the versions of states the process cannot vouch for (visitor-cache.ts).
 import { decode, encodePlain } from '../../core/codec.js';
 import { ReboundError } from '../../core/errors.js';
 import type { RedisPort } from '../../core/redis/client.js';
@@ -14,6 +14,7 @@ import type { Keys } from '../../core/redis/keys.js';
 import type { Hit } from '../../model/hit.js';
 import { acknowledged, type StageDefinition, type StageItem } from '../runtime/stage.js';
 import type { DetectDefinitions } from './definitions.js';
+import { trustedUntil, type CachedVisitor, type VisitorCache } from './visitor-cache.js';
 import { VisitorState, type LoadedVisitor, type TimerArms } from './visitor-state.js';
 
 export const detectGroup = 'detect';
@@ -23,11 +24,14 @@ const MAX_ATTEMPTS = 8;
 
 export interface DetectStageSettings {
   visitorTtlMs: number;
-  /** Visitor states kept in the process between batches. */
-  stateCacheSize: number;
+  /** Visitor states kept in the process between batches (shared with the timer task, timers.ts). */
+  cache: VisitorCache;
 }
 
-type ApplyReply = [0] | [1, string[]] | [2, number];
+/** detect-load.lua's reply per visitor: its fields, then the key's time to live (PTTL). */
+type Loaded = [...LoadedVisitor, number];
+/** [0, 1 when the expected token was found] | … (lua/detect-apply.lua). */
+type ApplyReply = [0, 0 | 1] | [1, string[]] | [2, number];
 
 /** A batch's hits, decoded per attempt. */
 interface Decoded {
@@ -39,9 +43,7 @@ interface Decoded {
 
 export function detectStage(redis: RedisPort, keys: Keys, definitions: () => DetectDefinitions, settings: DetectStageSettings): StageDefinition<Hit[]> {
   const stream = (partition: number): string => keys.stream(partition, 'hits');
-
-  /** Visitor states as last read or written (the runtime keeps one batch per partition in flight). */
-  const cache = new LRUCache<string, VisitorState>({ max: settings.stateCacheSize });
+  const cache = settings.cache;
 
   function decodeBatch(items: ReadonlyArray<StageItem<Hit[]>>, partition: number): Decoded {
     const visitorKeys: string[] = [];
@@ -69,16 +71,19 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
   }
 
   /** The batch's visitor states: from the cache, the others read in one call and cached. */
-  async function statesOf(visitorKeys: readonly string[]): Promise<VisitorState[]> {
-    const states = visitorKeys.map((key) => cache.get(key));
-    const missing = visitorKeys.filter((_, i) => states[i] === undefined);
-    if (missing.length === 0) return states as VisitorState[];
-    const loaded = (await redis.scriptBuffer('reboundDetectLoad', missing, [])) as LoadedVisitor[];
+  async function statesOf(visitorKeys: readonly string[], partition: number): Promise<CachedVisitor[]> {
+    const entries = visitorKeys.map((key) => cache.get(key));
+    const missing = visitorKeys.filter((_, i) => entries[i] === undefined);
+    if (missing.length === 0) return entries as CachedVisitor[];
+    const at = Date.now();
+    const loaded = (await redis.scriptBuffer('reboundDetectLoad', missing, [])) as Loaded[];
+    const generation = cache.generation(partition);
     let next = 0;
-    return states.map((state, i) => {
-      if (state !== undefined) return state;
-      const read = new VisitorState(visitorKeys[i] as string, loaded[next++]);
-      cache.set(read.key, read);
+    return entries.map((entry, i) => {
+      if (entry !== undefined) return entry;
+      const [state, version, ids, ttl] = loaded[next++] as Loaded;
+      const read: CachedVisitor = { state: new VisitorState(visitorKeys[i] as string, [state, version, ids]), generation, trustedUntil: trustedUntil(at, ttl) };
+      cache.set(read.state.key, read);
       return read;
     });
   }
@@ -97,13 +102,27 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
   async function applyOnce(partition: number, items: ReadonlyArray<StageItem<Hit[]>>): Promise<ApplyReply> {
     let batch: Decoded | undefined = decodeBatch(items, partition);
     const visitorKeys = batch.visitorKeys;
-    const states = await statesOf(visitorKeys);
+    // Taken before the states are read: a write since then by anyone else replaces it in Redis.
+    const expected = cache.expected(partition);
+    const entries = await statesOf(visitorKeys, partition);
     try {
-      const { scriptKeys, args } = applyHits(batch, states, partition, items);
+      const token = cache.token();
+      const at = Date.now();
+      const { scriptKeys, args, expiries } = applyHits(batch, entries, partition, items, at);
       batch = undefined; // not kept alive while the script runs
-      const reply = (await redis.script('reboundDetectApply', scriptKeys, args)) as ApplyReply;
-      if (reply[0] !== 0) forget(visitorKeys);
-      else for (const state of states) state.committed();
+      const reply = (await redis.script('reboundDetectApply', scriptKeys, [...args, expected, token])) as ApplyReply;
+      if (reply[0] !== 0) {
+        forget(visitorKeys);
+        return reply;
+      }
+      if (expiries.size > 0) cache.wrote(partition, token, reply[1] === 1);
+      // Written states are what Redis holds now, compared or vouched for: trusted in the current generation.
+      const generation = cache.generation(partition);
+      for (const [entry, expireMs] of expiries) {
+        entry.state.committed();
+        entry.generation = generation;
+        if (expireMs > 0) entry.trustedUntil = trustedUntil(at, expireMs);
+      }
       return reply;
     } catch (err) {
       forget(visitorKeys);
@@ -111,42 +130,62 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     }
   }
 
-  /** Applies the batch's hits to its states; the detect-apply call that writes them (lua/detect-apply.lua). */
-  function applyHits({ hits, visitorOf }: Decoded, states: readonly VisitorState[], partition: number, items: ReadonlyArray<StageItem<Hit[]>>): { scriptKeys: string[]; args: Array<string | number | Buffer> } {
+  /**
+   * Applies the batch's hits to its states; the detect-apply call that writes them
+   * (lua/detect-apply.lua, without its last two arguments, the tokens), and the time to live each
+   * written state sets (0: unchanged).
+   */
+  function applyHits(
+    { hits, visitorOf }: Decoded,
+    entries: readonly CachedVisitor[],
+    partition: number,
+    items: ReadonlyArray<StageItem<Hit[]>>,
+    now: number,
+  ): { scriptKeys: string[]; args: Array<string | number | Buffer>; expiries: Map<CachedVisitor, number> } {
     const effects = definitions().effects;
     const arms: TimerArms = new Map();
     let h = 0;
-    for (const entry of hits) for (const hit of entry) (states[visitorOf[h++] as number] as VisitorState).apply(effects.effect(hit), arms);
-    const scriptKeys: string[] = [stream(partition), keys.timers(partition)];
+    for (const entry of hits) for (const hit of entry) (entries[visitorOf[h++] as number] as CachedVisitor).state.apply(effects.effect(hit), arms);
+    const scriptKeys: string[] = [stream(partition), keys.timers(partition), keys.visitorsWritten(partition)];
     // One flat list (a table per write costs Lua more than the writes themselves): per write
-    // keyIndex, versionRead, state length, expireMs, n, n set strings, m, m fields to remove.
+    // keyIndex, versionRead, check, state length, expireMs, n, n set strings, m, m fields to remove.
     const writes: Array<string | number> = [];
     const blobs: Buffer[] = [];
-    for (const state of states) {
+    const expiries = new Map<CachedVisitor, number>();
+    for (const entry of entries) {
+      const state = entry.state;
       const write = state.write(settings.visitorTtlMs);
       if (write === undefined) continue;
-      writes.push(scriptKeys.push(state.key), state.version, write.state.length, write.expireMs, write.set.length, ...write.set, write.remove.length, ...write.remove);
+      const check = cache.trusted(partition, entry, now) ? 0 : 1;
+      writes.push(scriptKeys.push(state.key), state.version, check, write.state.length, write.expireMs, write.set.length, ...write.set, write.remove.length, ...write.remove);
       blobs.push(write.state);
+      expiries.set(entry, write.expireMs);
     }
     const plan = [items.map((item) => item.id), writes, flatten(arms)];
-    return { scriptKeys, args: [detectGroup, encodePlain(plan), Buffer.concat(blobs)] };
+    return { scriptKeys, args: [detectGroup, encodePlain(plan), Buffer.concat(blobs)], expiries };
+  }
+
+  /** Applies the batch until it goes through (entries another consumer acknowledged meanwhile are left out). */
+  async function applyAll(partition: number, items: ReadonlyArray<StageItem<Hit[]>>): Promise<void> {
+    let pending = items;
+    for (let attempt = 1; pending.length > 0; ) {
+      const reply = await applyOnce(partition, pending);
+      if (reply[0] === 0) break;
+      if (reply[0] === 1) {
+        const stale = new Set(reply[1]);
+        pending = pending.filter((item) => !stale.has(item.id));
+        continue;
+      }
+      if (++attempt > MAX_ATTEMPTS) throw new ReboundError('DETECT_STATE_CONFLICT', `${reply[1]} visitors of partition ${partition} changed while their batch was applied, ${MAX_ATTEMPTS} times in a row`);
+    }
   }
 
   return {
     name: detectGroup,
     input: 'hits',
     async process(items, partition) {
-      let pending = items;
-      for (let attempt = 1; pending.length > 0; ) {
-        const reply = await applyOnce(partition, pending);
-        if (reply[0] === 0) break;
-        if (reply[0] === 1) {
-          const stale = new Set(reply[1]);
-          pending = pending.filter((item) => !stale.has(item.id));
-          continue;
-        }
-        if (++attempt > MAX_ATTEMPTS) throw new ReboundError('DETECT_STATE_CONFLICT', `${reply[1]} visitors of partition ${partition} changed while their batch was applied, ${MAX_ATTEMPTS} times in a row`);
-      }
+      // One at a time with the partition's timer decisions (visitor-cache.ts).
+      await cache.exclusive(partition, () => applyAll(partition, items));
       return items.map(() => acknowledged());
     },
   };

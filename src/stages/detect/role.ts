@@ -13,6 +13,7 @@ import type { StageDefinition } from '../runtime/stage.js';
 import { loadDetectDefinitions, type DetectDefinitions } from './definitions.js';
 import { detectStage } from './detect-stage.js';
 import { TimerTask } from './timers.js';
+import { VisitorCache } from './visitor-cache.js';
 
 export interface DetectRole {
   /** The partitions whose timers this process decides now (its stage's share). */
@@ -32,12 +33,13 @@ export async function startDetect(runtime: Runtime): Promise<DetectRole> {
   await watcher.start();
   lifecycle.onShutdown('detect definitions', () => watcher.stop());
   const definitions = (): DetectDefinitions => watcher.current;
-  const [runner] = await startStages({ ...runtime, redis }, [detectStage(redis, keys, definitions, { visitorTtlMs: settings.visitorTtl, stateCacheSize: settings.stateCache }) as StageDefinition<never>]);
+  const cache = new VisitorCache(settings.stateCache);
+  const [runner] = await startStages({ ...runtime, redis }, [detectStage(redis, keys, definitions, { visitorTtlMs: settings.visitorTtl, cache }) as StageDefinition<never>]);
   const partitions = servedPartitions(runtime);
   // Timers follow the stage's share of the partitions: with `stages.partitions: shared`, each
   // partition's timers are decided by the process reading its hits, and move with them.
   const timerPartitions = (): readonly number[] => runner?.partitions ?? partitions;
-  const timers = new TimerTask({ redis, keys, partitions: timerPartitions, definitions, clock: systemClock, logger, settings: { tickMs: settings.timerTick, batch: settings.timerBatch } });
+  const timers = new TimerTask({ redis, keys, partitions: timerPartitions, definitions, clock: systemClock, logger, settings: { tickMs: settings.timerTick, batch: settings.timerBatch }, cache });
   timers.start();
   lifecycle.onShutdown('detect timers', () => timers.stop());
   const retention = setInterval(() => {

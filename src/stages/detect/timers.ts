@@ -4,7 +4,9 @@
 // the same partitions: the script's fired flag makes a lost race a no-op. While detect lags, a
 // partition's timers wait for its hits: only those due before the arrival of the oldest hit entry
 // not yet acknowledged are decided (lua/detect-watermark-1.lua), so a purchase still waiting in
-// the stream is applied before the abandonment it cancels is decided.
+// the stream is applied before the abandonment it cancels is decided. A chunk runs between the
+// partition's detect batches in this process, and drops the states it fired from their cache
+// (visitor-cache.ts).
 import { encodePlain } from '../../core/codec.js';
 import type { Clock } from '../../core/clock.js';
 import { asReboundError } from '../../core/errors.js';
@@ -17,6 +19,7 @@ import type { DetectDefinitions } from './definitions.js';
 import { detectGroup } from './detect-stage.js';
 import { defaultVisit } from './hit-effects.js';
 import type { CompiledTrigger } from './trigger-index.js';
+import type { VisitorCache } from './visitor-cache.js';
 
 const timerLag = histogram('rebound_timer_lag_seconds', 'How late due trigger timers are decided', [], [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]);
 const fired = counter('rebound_triggers_fired_total', 'Trigger messages appended to the trigger log', ['trigger']);
@@ -40,6 +43,8 @@ export interface TimerContext {
   clock: Clock;
   logger: Logger;
   settings: TimerSettings;
+  /** The detect stage's visitor states (detect-stage.ts). */
+  cache: VisitorCache;
 }
 
 /** `slot|visit|visitorId` → its parts (the visitor id may contain `|`). */
@@ -93,13 +98,16 @@ export class TimerTask {
       due = decidable;
     }
     let firedCount = 0;
-    for (let i = 0; i < due.length; i += FIRE_CHUNK) firedCount += await this.#decide(partition, due.slice(i, i + FIRE_CHUNK), now);
+    for (let i = 0; i < due.length; i += FIRE_CHUNK) {
+      const chunk = due.slice(i, i + FIRE_CHUNK);
+      firedCount += await this.#ctx.cache.exclusive(partition, () => this.#decide(partition, chunk, now));
+    }
     return firedCount;
   }
 
   /** One script call decides a chunk of due members of a partition (lua/detect-fire.lua). */
   async #decide(partition: number, due: ReadonlyArray<{ member: string; score: number }>, now: number): Promise<number> {
-    const { redis, keys } = this.#ctx;
+    const { redis, keys, cache } = this.#ctx;
     const definitions = this.#ctx.definitions();
     const visitorKeys: string[] = [];
     const keyIndex = new Map<string, number>();
@@ -117,7 +125,7 @@ export class TimerTask {
       let k = keyIndex.get(parsed.visitorId);
       if (k === undefined) {
         visitorKeys.push(keys.visitor(partition, parsed.visitorId));
-        k = visitorKeys.length + 2; // KEYS[1] timers, KEYS[2] trigger log
+        k = visitorKeys.length + 3; // KEYS[1] timers, KEYS[2] trigger log, KEYS[3] the last-write token
         keyIndex.set(parsed.visitorId, k);
       }
       members.push([member, parsed.slot, parsed.visit, parsed.visitorId, k]);
@@ -126,9 +134,11 @@ export class TimerTask {
     // Each trigger's hourly fired counter of today follows the visitor keys (reports).
     const planned = [...triggers.values()];
     const counterKeys = planned.map((t) => keys.firedHourly(partition, t.stored.triggerId, dayOf(now)));
-    const plan = [planned.map((t, i) => [...this.#triggerPlan(t, definitions), visitorKeys.length + 3 + i]), members];
-    const scriptKeys = [keys.timers(partition), keys.stream(partition, 'fired'), ...visitorKeys, ...counterKeys];
-    const outcomes = (await redis.script('reboundDetectFire', scriptKeys, [now, encodePlain(plan), hourOf(now), firedHourlyTtlMs])) as string[];
+    const plan = [planned.map((t, i) => [...this.#triggerPlan(t, definitions), visitorKeys.length + 4 + i]), members];
+    const scriptKeys = [keys.timers(partition), keys.stream(partition, 'fired'), keys.visitorsWritten(partition), ...visitorKeys, ...counterKeys];
+    const token = cache.token();
+    const [outcomes, written] = (await redis.script('reboundDetectFire', scriptKeys, [now, encodePlain(plan), hourOf(now), firedHourlyTtlMs, cache.expected(partition), token])) as [string[], 0 | 1 | 2];
+    if (written !== 0) cache.wrote(partition, token, written === 1);
     let firedCount = 0;
     outcomes.forEach((outcome, i) => {
       const last = Number(outcome);
@@ -136,6 +146,8 @@ export class TimerTask {
         decisions.labels(outcome).inc();
         return;
       }
+      // The fired flag changed the visitor's state in Redis.
+      cache.delete(keys.visitor(partition, members[i]![3]));
       firedCount++;
       decisions.labels('fired').inc();
       const trigger = triggers.get(members[i]![1]) as CompiledTrigger;

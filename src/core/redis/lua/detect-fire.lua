@@ -1,9 +1,11 @@
 -- detect-fire: decides a batch of due timers of one partition atomically; for each whose trigger
 -- holds, appends exactly one trigger message for the visit (numKeys is dynamic).
--- KEYS[1] timers zset, KEYS[2] trigger log, KEYS[3..] visitor hashes, then per trigger its
--- hourly fired counter of today (keys.firedHourly).
+-- KEYS[1] timers zset, KEYS[2] trigger log, KEYS[3] the partition's last-write token
+-- (keys.visitorsWritten), KEYS[4..] visitor hashes, then per trigger its hourly fired counter of
+-- today (keys.firedHourly).
 -- ARGV[1] now, ARGV[2] plan (plain MessagePack, built by src/stages/detect/timers.ts), ARGV[3]
--- the counter field (start of the hour, epoch ms), ARGV[4] the counter's time to live (ms):
+-- the counter field (start of the hour, epoch ms), ARGV[4] the counter's time to live (ms), ARGV[5]
+-- the token the process expects in KEYS[3] ('' for none), ARGV[6] the token of this write:
 --   { triggers = {{slot, type, delayMs, match, containerCount, visitConditions|false, headerJson,
 --                  counterKeyIndex}, …},
 --     members = {{member, slot, visit, visitorId, keyIndex}, …} }
@@ -11,9 +13,12 @@
 --   or the visit inactivity for sessionEnd; visitConditions: per include container
 --   {{metric, op, value}, …} evaluated on the visit's counts now.
 -- Two processes may race on a member: the visit's fired flag makes the second a no-op.
--- Returns, per member: the visit's last-seen time when it fired, else rearmed | gone | already |
--- bot | excluded | unsatisfied.
+-- Returns {outcomes, written}: per member, the visit's last-seen time when it fired, else rearmed |
+-- gone | already | bot | excluded | unsatisfied; written: 0 when no state was written, 1 when one
+-- was and the expected token was found in KEYS[3], 2 when one was and it was not. A fired visit's
+-- state is written (its fired flag): KEYS[3] then holds ARGV[6] (detect-apply.lua).
 local timers, log = KEYS[1], KEYS[2]
+local written = 0
 local now = tonumber(ARGV[1])
 local plan = cmsgpack.unpack(ARGV[2])
 local triggers = {}
@@ -122,6 +127,7 @@ local function decide(member, slot, k, visitor, key)
   end
   -- The fired flag goes into the state; the version bump makes a detect batch computed from the
   -- state before it read the state again (detect-apply.lua).
+  if written == 0 then written = redis.call('GET', KEYS[3]) == ARGV[5] and 1 or 2 end
   t[4] = now
   redis.call('HSET', key, 's', cmsgpack.pack(state))
   redis.call('HINCRBY', key, 'v', 1)
@@ -140,4 +146,5 @@ local outcomes = {}
 for i, m in ipairs(plan[2]) do
   outcomes[i] = decide(m[1], m[2], m[3], m[4], KEYS[m[5]])
 end
-return outcomes
+if written ~= 0 then redis.call('SET', KEYS[3], ARGV[6]) end
+return { outcomes, written }
