@@ -1,9 +1,10 @@
 // The visitor state's de-duplication of hits (stages/detect/visitor-state.ts): a hit id among the
 // visitor's last 32 counts once, in states written now (30-bit numbers) and in states written
-// before them (8 hex characters per hash), which Redis may still hold.
+// before them (8 hex characters per hash), which Redis may still hold; the hit id hash behind it.
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decode, encodePlain } from '../../src/core/codec.js';
-import { defaultVisit, type HitEffect } from '../../src/stages/detect/hit-effects.js';
+import { defaultVisit, idHash, type HitEffect } from '../../src/stages/detect/hit-effects.js';
 import { VisitorState } from '../../src/stages/detect/visitor-state.js';
 
 const t0 = 1_790_000_000_000;
@@ -51,5 +52,16 @@ describe('visitor state de-duplication', () => {
     old.apply(effect(99, 4), new Map());
     const write = old.write(0) as { state: Buffer };
     expect(decode<unknown[]>(write.state)[1]).toEqual([0xdeadbeef >>> 2, 0x2a >>> 2, 99]);
+  });
+});
+
+describe('the hit id hash', () => {
+  it('keeps 30 bits and rarely confuses two ids, sequential or random', () => {
+    for (const ids of [Array.from({ length: 100_000 }, (_, i) => `b-${i}`), Array.from({ length: 100_000 }, () => randomUUID())]) {
+      const hashes = ids.map(idHash);
+      for (const h of hashes) expect(Number.isInteger(h) && h >= 0 && h < 2 ** 30).toBe(true);
+      // 100,000 ids in 2^30 values: about 5 collisions expected; a weak hash makes thousands.
+      expect(ids.length - new Set(hashes).size).toBeLessThan(30);
+    }
   });
 });

@@ -2,7 +2,6 @@
 // state: its de-duplication hash, the visit rules of its source, aliases, cart lines, visit-scope
 // counts and the triggers whose containers it satisfies (found through the trigger index).
 // visitor-state.ts folds these into the state.
-import { hash } from 'node:crypto';
 import type { DimValue, Hit } from '../../model/hit.js';
 import type { Source } from '../../model/source.js';
 import type { StoredTrigger } from '../../model/trigger-store.js';
@@ -35,9 +34,9 @@ export interface MatchEffect {
 
 export interface HitEffect {
   /**
-   * 30 bits of the hit id's digest: the visitor's recent-hit de-duplication. 30 bits stay a small
-   * integer in V8 (no heap number per hit in the cached states); with 32 recent hashes a new hit is
-   * taken for a duplicate about once in 33 million.
+   * 30 bits of the hit id's hash (idHash): the visitor's recent-hit de-duplication. 30 bits stay a
+   * small integer in V8 (no heap number per hit in the cached states); with 32 recent hashes a new
+   * hit is taken for a duplicate about once in 33 million.
    */
   hash: number;
   receivedAt: number;
@@ -50,7 +49,18 @@ export interface HitEffect {
   matches: MatchEffect[] | undefined;
 }
 
-const idHash = (id: string): number => parseInt(hash('sha1', id, 'hex').slice(0, 8), 16) >>> 2;
+/**
+ * FNV-1a over the id's UTF-16 code units, mixed by Murmur3's finalizer so that every bit depends
+ * on every character, keeping the top 30 bits. Not cryptographic, and it need not be: it only
+ * tells a visitor's last 32 hits apart. (States written before kept sha1-based hashes.)
+ */
+export function idHash(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 2;
+}
 
 function cartLines(hit: Hit): CartLine[] | undefined {
   const sign = hit.events.includes('scAdd') ? 1 : hit.events.includes('scRemove') ? -1 : 0;

@@ -83,9 +83,9 @@ const visitSlot = (vn: number): 2 | 3 => (vn % 2 === 0 ? 3 : 2);
 /** The hash field copying a trigger's earliest excluded hit of a visit (read by the campaign side). */
 export const excludedField = (p: Parity, slot: number | string): string => `${p}${slot}x`;
 
-function parseIds(raw: Buffer | null): Record<string, string> {
+function parseIds(raw: string | null): Record<string, string> {
   const ids = Object.create(null) as Record<string, string>;
-  if (raw !== null) Object.assign(ids, JSON.parse(raw.toString('utf8')) as Record<string, string>);
+  if (raw !== null) Object.assign(ids, JSON.parse(raw) as Record<string, string>);
   return ids;
 }
 
@@ -95,7 +95,8 @@ export class VisitorState {
   #version: string;
   #stored: Stored | undefined;
   #ids: Record<string, string> | undefined;
-  readonly #idsRaw: Buffer | null;
+  /** As read, parsed when a hit declares ids (a string: a Buffer of the reply would keep the client's whole read buffer alive). */
+  readonly #idsRaw: string | null;
   #changed = false;
   #idsChanged = false;
   #vnChanged = false;
@@ -108,7 +109,7 @@ export class VisitorState {
     this.key = key;
     this.#version = version === null ? '' : version.toString('latin1');
     this.#stored = state === null ? undefined : decode<Stored>(state);
-    this.#idsRaw = ids;
+    this.#idsRaw = ids === null ? null : ids.toString('utf8');
   }
 
   get version(): string {
