@@ -31,6 +31,8 @@ const MEASURE_TIMEOUT_MS = 90_000;
 const TARGET_SCALE = 1.7;
 const roles = ['ingest', 'detect', 'campaign', 'deliver'] as const;
 type Role = (typeof roles)[number];
+/** BENCH_SCALEOUT_ROLES=detect,campaign picks roles while iterating (default: all). */
+const picked = roles.filter((role) => (process.env.BENCH_SCALEOUT_ROLES ?? roles.join(',')).split(',').includes(role));
 
 interface Topology {
   name: 'standalone' | 'cluster';
@@ -218,7 +220,7 @@ export const scaleoutScenario: Scenario = {
         env.say(`starting ${open === standalone ? 'redis-server' : 'a 3-master cluster'}`);
         const topology = await open();
         try {
-          for (const role of roles) rows.push(...(await roleRows(env, topology, role)));
+          for (const role of picked) rows.push(...(await roleRows(env, topology, role)));
         } finally {
           await topology.close();
         }
