@@ -108,17 +108,17 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     try {
       const token = cache.token();
       const at = Date.now();
-      const { scriptKeys, args, expiries } = applyHits(batch, entries, partition, items, at);
+      const { scriptKeys, args, written } = applyHits(batch, entries, partition, items, at);
       batch = undefined; // not kept alive while the script runs
       const reply = (await redis.script('reboundDetectApply', scriptKeys, [...args, expected, token])) as ApplyReply;
       if (reply[0] !== 0) {
         forget(visitorKeys);
         return reply;
       }
-      if (expiries.size > 0) cache.wrote(partition, token, reply[1] === 1);
+      if (written.size > 0) cache.wrote(partition, token, reply[1] === 1);
       // Written states are what Redis holds now, compared or vouched for: trusted in the current generation.
       const generation = cache.generation(partition);
-      for (const [entry, expireMs] of expiries) {
+      for (const [entry, expireMs] of written) {
         entry.state.committed();
         entry.generation = generation;
         if (expireMs > 0) entry.trustedUntil = trustedUntil(at, expireMs);
@@ -141,7 +141,7 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     partition: number,
     items: ReadonlyArray<StageItem<Hit[]>>,
     now: number,
-  ): { scriptKeys: string[]; args: Array<string | number | Buffer>; expiries: Map<CachedVisitor, number> } {
+  ): { scriptKeys: string[]; args: Array<string | number | Buffer>; written: Map<CachedVisitor, number> } {
     const effects = definitions().effects;
     const arms: TimerArms = new Map();
     let h = 0;
@@ -151,7 +151,7 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     // keyIndex, versionRead, check, state length, expireMs, n, n set strings, m, m fields to remove.
     const writes: Array<string | number> = [];
     const blobs: Buffer[] = [];
-    const expiries = new Map<CachedVisitor, number>();
+    const written = new Map<CachedVisitor, number>();
     for (const entry of entries) {
       const state = entry.state;
       const write = state.write(settings.visitorTtlMs);
@@ -159,10 +159,10 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
       const check = cache.trusted(partition, entry, now) ? 0 : 1;
       writes.push(scriptKeys.push(state.key), state.version, check, write.state.length, write.expireMs, write.set.length, ...write.set, write.remove.length, ...write.remove);
       blobs.push(write.state);
-      expiries.set(entry, write.expireMs);
+      written.set(entry, write.expireMs);
     }
     const plan = [items.map((item) => item.id), writes, flatten(arms)];
-    return { scriptKeys, args: [detectGroup, encodePlain(plan), Buffer.concat(blobs)], expiries };
+    return { scriptKeys, args: [detectGroup, encodePlain(plan), Buffer.concat(blobs)], written };
   }
 
   /** Applies the batch until it goes through (entries another consumer acknowledged meanwhile are left out). */
