@@ -108,19 +108,22 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     try {
       const token = cache.token();
       const at = Date.now();
-      const { scriptKeys, args, written } = applyHits(batch, entries, partition, items, at);
+      const { scriptKeys, args, written, expires } = applyHits(batch, entries, partition, items, at);
       batch = undefined; // not kept alive while the script runs
-      const reply = (await redis.script('reboundDetectApply', scriptKeys, [...args, expected, token])) as ApplyReply;
+      args.push(expected, token);
+      const reply = (await redis.script('reboundDetectApply', scriptKeys, args)) as ApplyReply;
       if (reply[0] !== 0) {
         forget(visitorKeys);
         return reply;
       }
-      if (written.size > 0) cache.wrote(partition, token, reply[1] === 1);
+      if (written.length > 0) cache.wrote(partition, token, reply[1] === 1);
       // Written states are what Redis holds now, compared or vouched for: trusted in the current generation.
       const generation = cache.generation(partition);
-      for (const [entry, expireMs] of written) {
+      for (let i = 0; i < written.length; i++) {
+        const entry = written[i] as CachedVisitor;
         entry.state.committed();
         entry.generation = generation;
+        const expireMs = expires[i] as number;
         if (expireMs > 0) entry.trustedUntil = trustedUntil(at, expireMs);
       }
       return reply;
@@ -132,8 +135,8 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
 
   /**
    * Applies the batch's hits to its states; the detect-apply call that writes them
-   * (lua/detect-apply.lua, without its last two arguments, the tokens), and the time to live each
-   * written state sets (0: unchanged).
+   * (lua/detect-apply.lua, without its last two arguments, the tokens), the states written and the
+   * time to live each sets (0: unchanged).
    */
   function applyHits(
     { hits, visitorOf }: Decoded,
@@ -141,7 +144,7 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     partition: number,
     items: ReadonlyArray<StageItem<Hit[]>>,
     now: number,
-  ): { scriptKeys: string[]; args: Array<string | number | Buffer>; written: Map<CachedVisitor, number> } {
+  ): { scriptKeys: string[]; args: Array<string | number | Buffer>; written: CachedVisitor[]; expires: number[] } {
     const effects = definitions().effects;
     const arms: TimerArms = new Map();
     let h = 0;
@@ -151,18 +154,23 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     // keyIndex, versionRead, check, state length, expireMs, n, n set strings, m, m fields to remove.
     const writes: Array<string | number> = [];
     const blobs: Buffer[] = [];
-    const written = new Map<CachedVisitor, number>();
+    const written: CachedVisitor[] = [];
+    const expires: number[] = [];
     for (const entry of entries) {
       const state = entry.state;
       const write = state.write(settings.visitorTtlMs);
       if (write === undefined) continue;
       const check = cache.trusted(partition, entry, now) ? 0 : 1;
-      writes.push(scriptKeys.push(state.key), state.version, check, write.state.length, write.expireMs, write.set.length, ...write.set, write.remove.length, ...write.remove);
+      writes.push(scriptKeys.push(state.key), state.version, check, write.state.length, write.expireMs, write.set.length);
+      for (const field of write.set) writes.push(field);
+      writes.push(write.remove.length);
+      for (const field of write.remove) writes.push(field);
       blobs.push(write.state);
-      written.set(entry, write.expireMs);
+      written.push(entry);
+      expires.push(write.expireMs);
     }
     const plan = [items.map((item) => item.id), writes, flatten(arms)];
-    return { scriptKeys, args: [detectGroup, encodePlain(plan), Buffer.concat(blobs)], written };
+    return { scriptKeys, args: [detectGroup, encodePlain(plan), Buffer.concat(blobs)], written, expires };
   }
 
   /** Applies the batch until it goes through (entries another consumer acknowledged meanwhile are left out). */
