@@ -44,7 +44,7 @@ const realTriggers = [
 ];
 
 /** `count` triggers: the realistic ones, then triggers on metrics and eVars no hit carries. */
-function triggers(count: number): unknown[] {
+export function triggers(count: number): unknown[] {
   const all: unknown[] = realTriggers.map((t) => ({ kind: 'Trigger', name: t.id, source: 'shop-web', inactivity: '10m', ...t }));
   for (let i = all.length; i < count; i++) {
     const condition = i % 2 === 0 ? { metric: `event${100 + i}`, op: 'exists' } : { dimension: `eVar${(i % 200) + 10}`, op: 'eq', value: `v${i}` };
@@ -53,7 +53,8 @@ function triggers(count: number): unknown[] {
   return all;
 }
 
-function hitEntries(keys: Keys, now: number): Array<{ key: string; data: Buffer }> {
+/** The benchmark's hits (HITS_PER_ENTRY per entry, VISITORS visitors, seeded), as ingest writes them, per partition stream. */
+export function hitEntries(keys: Keys, now: number): Array<{ key: string; data: Buffer }> {
   const random = seededRandom(7);
   const visitors = Array.from({ length: VISITORS }, (_, i) => `7${String(i * 7919).padStart(37, "0")}`);
   const byPartition: unknown[][] = keys.allPartitions().map(() => []);

@@ -42,6 +42,11 @@ Written by \`npm run bench\` (\`bench/run.ts\`): one section per scenario, rewri
 scenario runs, other sections kept. Absolute figures depend on the machine and on whatever else
 ran on it; the baselines are measured in the same run, so compare the ratios first.
 Column names are the keys of the JSON lines the run prints; rates are per second of wall time.
+For profiling rather than figures: \`npx tsx bench/support/cpu-profile.ts FILE.cpuprofile\` sums up
+a V8 CPU profile (\`BENCH_CPU_PROF=<dir>\` makes the processes of a scenario write one), and
+\`node --max-semi-space-size=32 --import tsx bench/support/detect-loop.ts [--alloc]\` runs the
+detect stage alone over the detect scenario's hits, in one process without Redis: CPU and bytes
+allocated per hit, by allocation site.
 `;
 
 const SECTION = /<!-- bench:([\w-]+) -->\n[\s\S]*?<!-- \/bench:\1 -->\n?/g;
