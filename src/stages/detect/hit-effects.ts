@@ -72,7 +72,7 @@ export class EffectBuilder {
   /**
    * The effect effect() returns, filled anew by each call: the detect stage folds it into the
    * visitor's state before the next hit (visitor-state.ts copies values, never these objects), so
-   * a batch allocates no effect per hit (a third of the detect process's CPU is garbage collection).
+   * a batch allocates no effect per hit (about half of the detect process's CPU is garbage collection).
    */
   readonly #effect: HitEffect = { hash: 0, receivedAt: 0, ts: 0, visit: defaultVisit, visitorId: '', aliases: undefined, cart: undefined, counts: undefined, matches: undefined };
   /** The match effects effect() reuses, and the list it returns (the first `length` of them). */
