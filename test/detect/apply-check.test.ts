@@ -35,7 +35,7 @@ interface Tokens {
 }
 
 /** A new pending entry on the same partition as `s`, for a second write. */
-async function setup2(s: Awaited<ReturnType<typeof setup>>): Promise<Awaited<ReturnType<typeof setup>>> {
+async function withNewEntry(s: Awaited<ReturnType<typeof setup>>): Promise<Awaited<ReturnType<typeof setup>>> {
   const entry = await redis.xadd(s.stream, Buffer.from('y'));
   await redis.xreadgroup(s.stream, detectGroup, 'c1', '>', 10);
   return { ...s, entry };
@@ -85,7 +85,7 @@ describe('detect-apply', () => {
     expect(await apply(s, '', 'state-1', { expected: '', token: 'mine-1', check: 1 })).toEqual([0, 0]);
     expect(await redis.get(s.written)).toBe('mine-1');
     await redis.hset(s.visitor, 'v', '7'); // not a detect write: the token stays
-    const next = await setup2(s);
+    const next = await withNewEntry(s);
     expect(await apply(next, '1', 'state-2', { expected: 'mine-1', token: 'mine-2', check: 0 })).toEqual([0, 1]);
     expect(await redis.hget(s.visitor, 's')).toBe('state-2');
     expect(await redis.get(s.written)).toBe('mine-2');

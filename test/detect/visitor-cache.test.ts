@@ -2,11 +2,12 @@
 // long a key cannot have expired, which states are trusted after its own and others' writes, and
 // one batch or timer decision of a partition at a time.
 import { describe, expect, it } from 'vitest';
-import { trustedUntil, VisitorCache, type CachedVisitor } from '../../src/stages/detect/visitor-cache.js';
+import { trustedUntil, VisitorCache } from '../../src/stages/detect/visitor-cache.js';
 import { VisitorState } from '../../src/stages/detect/visitor-state.js';
 
 const day = 86_400_000;
-const entry = (generation: number, until: number): CachedVisitor => ({ state: new VisitorState('k'), generation, trustedUntil: until });
+/** A state read at 0 with 65 s to live: trusted until 5,000 (a minute before it could expire). */
+const read = (cache: VisitorCache, partition: number) => cache.loaded(partition, new VisitorState(`k${partition}`), 0, 65_000);
 
 describe('trustedUntil', () => {
   it('ends a minute before the key could expire, and within a day (a click may set a day from its own time)', () => {
@@ -21,7 +22,7 @@ describe('trustedUntil', () => {
 describe('VisitorCache', () => {
   it('trusts states of the current generation until their time; a write that did not find its token starts a new generation', () => {
     const cache = new VisitorCache(10);
-    const vouched = entry(cache.generation(3), 5000);
+    const vouched = read(cache, 3);
     expect(cache.trusted(3, vouched, 4000)).toBe(true);
     expect(cache.trusted(3, vouched, 5000)).toBe(false);
     const token = cache.token();
@@ -30,7 +31,9 @@ describe('VisitorCache', () => {
     expect(cache.trusted(3, vouched, 4000)).toBe(true);
     cache.wrote(3, cache.token(), false);
     expect(cache.trusted(3, vouched, 4000)).toBe(false);
-    expect(cache.trusted(4, entry(cache.generation(4), 5000), 4000)).toBe(true); // other partitions keep theirs
+    cache.vouch(3, vouched, 0, 65_000); // written again, its version compared
+    expect(cache.trusted(3, vouched, 4000)).toBe(true);
+    expect(cache.trusted(4, read(cache, 4), 4000)).toBe(true); // other partitions keep theirs
   });
 
   it('gives tokens unique to the process and the write', () => {

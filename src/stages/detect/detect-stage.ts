@@ -14,7 +14,7 @@ import type { Keys } from '../../core/redis/keys.js';
 import type { Hit } from '../../model/hit.js';
 import { acknowledged, type StageDefinition, type StageItem } from '../runtime/stage.js';
 import type { DetectDefinitions } from './definitions.js';
-import { trustedUntil, type CachedVisitor, type VisitorCache } from './visitor-cache.js';
+import type { CachedVisitor, VisitorCache } from './visitor-cache.js';
 import { VisitorState, type LoadedVisitor, type TimerArms } from './visitor-state.js';
 
 export const detectGroup = 'detect';
@@ -77,14 +77,11 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     if (missing.length === 0) return entries as CachedVisitor[];
     const at = Date.now();
     const loaded = (await redis.scriptBuffer('reboundDetectLoad', missing, [])) as Loaded[];
-    const generation = cache.generation(partition);
     let next = 0;
     return entries.map((entry, i) => {
       if (entry !== undefined) return entry;
       const [state, version, ids, ttl] = loaded[next++] as Loaded;
-      const read: CachedVisitor = { state: new VisitorState(visitorKeys[i] as string, [state, version, ids]), generation, trustedUntil: trustedUntil(at, ttl) };
-      cache.set(read.state.key, read);
-      return read;
+      return cache.loaded(partition, new VisitorState(visitorKeys[i] as string, [state, version, ids]), at, ttl);
     });
   }
 
@@ -117,14 +114,10 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
         return reply;
       }
       if (written.length > 0) cache.wrote(partition, token, reply[1] === 1);
-      // Written states are what Redis holds now, compared or vouched for: trusted in the current generation.
-      const generation = cache.generation(partition);
       for (let i = 0; i < written.length; i++) {
         const entry = written[i] as CachedVisitor;
         entry.state.committed();
-        entry.generation = generation;
-        const expireMs = expires[i] as number;
-        if (expireMs > 0) entry.trustedUntil = trustedUntil(at, expireMs);
+        cache.vouch(partition, entry, at, expires[i] as number);
       }
       return reply;
     } catch (err) {

@@ -62,10 +62,6 @@ export class VisitorCache {
     return this.#states.get(key);
   }
 
-  set(key: string, entry: CachedVisitor): void {
-    this.#states.set(key, entry);
-  }
-
   delete(key: string): void {
     this.#states.delete(key);
   }
@@ -80,8 +76,20 @@ export class VisitorCache {
     return this.#trust(partition).expected;
   }
 
-  generation(partition: number): number {
-    return this.#trust(partition).generation;
+  /** Caches a state just read (its key's time to live `ttlMs` at `at`, PTTL's answer): vouched for until it could expire. */
+  loaded(partition: number, state: VisitorState, at: number, ttlMs: number): CachedVisitor {
+    const entry: CachedVisitor = { state, generation: this.#trust(partition).generation, trustedUntil: trustedUntil(at, ttlMs) };
+    this.#states.set(state.key, entry);
+    return entry;
+  }
+
+  /**
+   * A written state is what Redis holds now, compared or vouched for: trusted in the partition's
+   * current generation, until its new time to live (`expireMs` set at `at`) if the write set one.
+   */
+  vouch(partition: number, entry: CachedVisitor, at: number, expireMs: number): void {
+    entry.generation = this.#trust(partition).generation;
+    if (expireMs > 0) entry.trustedUntil = trustedUntil(at, expireMs);
   }
 
   /** Whether a cached state may be written without comparing its version (when the expected token is found). */

@@ -66,8 +66,9 @@ const recentHashes = 32;
 
 /**
  * The recent hashes of a state whose dd is not a list of numbers: text of older states (8 hex
- * characters per 32-bit hash, read as the same 30 bits as HitEffect.hash), or none (Lua packs an
- * empty list as a map).
+ * characters per 32-bit hash, kept as its top 30 bits so the state stays bounded and is written
+ * back as numbers; those hashes were sha1-based, so hits hashed by idHash do not match them,
+ * docs/decisions.md), or none (Lua packs an empty list as a map).
  */
 function recentOf(dd: unknown): number[] {
   const recent: number[] = [];
