@@ -4,10 +4,13 @@
 // For profiling the stage (the benchmark's figures swing ±20 % with the host; this loop less so):
 // nothing here is a result. Redis answers are stood in for: every state is new (as in the
 // benchmark's first pass) and every write goes through, as if the process's token were found.
-// Usage: node --max-semi-space-size=32 --import tsx bench/support/detect-loop.ts [--rounds N] [--alloc]
-// (add --cpu-prof --cpu-prof-dir=DIR for a CPU profile, summarized by bench/support/cpu-profile.ts)
+// Usage: node --max-semi-space-size=32 --import tsx bench/support/detect-loop.ts [--rounds N] [--entries N] [--alloc] [--snapshot FILE]
+// (--entries: entries per batch; --snapshot: a heap snapshot after the last round, its cached states
+// alive; add --cpu-prof --cpu-prof-dir=DIR for a CPU profile, summarized by bench/support/cpu-profile.ts,
+// or --trace-gc-nvp for what each garbage collection copied and promoted)
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import { decode } from '../../src/core/codec.js';
 import { connectRedis, type RedisPort } from '../../src/core/redis/client.js';
 import { Keys } from '../../src/core/redis/keys.js';
@@ -21,9 +24,12 @@ import type { Hit } from '../../src/model/hit.js';
 import { startRedis } from '../../test/support/redis-server.js';
 import { hitEntries, triggers } from '../scenarios/detect.js';
 
-const { values: options } = parseArgs({ options: { rounds: { type: 'string', default: '6' }, alloc: { type: 'boolean', default: false } } });
+const { values: options } = parseArgs({
+  options: { rounds: { type: 'string', default: '6' }, entries: { type: 'string', default: '26' }, alloc: { type: 'boolean', default: false }, snapshot: { type: 'string' } },
+});
 const rounds = Math.max(2, Number(options.rounds));
-const ENTRIES_PER_BATCH = 3; // about what the runtime reads per partition in the benchmark
+// 26: what the runtime reads per partition in the benchmark (stages.batchBytes 256 KB of ~10 KB entries).
+const ENTRIES_PER_BATCH = Math.max(1, Number(options.entries));
 const IN_FLIGHT = 8; // stages.maxInFlight
 
 // The definitions come from a real Redis, as the stage gets them.
@@ -77,6 +83,7 @@ for (let round = 0; round < rounds; round++) {
   );
   const used = process.cpuUsage(before);
   cpu.push((used.user + used.system) / hits);
+  if (options.snapshot && round === rounds - 1) console.log(`heap snapshot, ${stage.name}'s cached states alive: ${writeHeapSnapshot(options.snapshot)}`);
   console.log(`round ${round + 1}: ${(cpu[round] as number).toFixed(2)} µs of CPU per hit`);
 }
 const sorted = cpu.slice(1).sort((a, b) => a - b);

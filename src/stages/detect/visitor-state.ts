@@ -103,8 +103,8 @@ export class VisitorState {
   #vnChanged = false;
   /** maxDuration of the visit this state started since it was last written (0: none started). */
   #startedVisitSpan = 0;
-  /** Copies of excluded-hit fields to write (a time) or remove (null). */
-  readonly #copies = new Map<string, number | null>();
+  /** Copies of excluded-hit fields to write (a time) or remove (null); created when needed (a Map is ~190 B, and most states never need one). */
+  #copies: Map<string, number | null> | undefined;
 
   constructor(key: string, [state, version, ids]: LoadedVisitor = [null, null, null]) {
     this.key = key;
@@ -133,21 +133,21 @@ export class VisitorState {
     if (ts > visit[T]) visit[T] = ts;
     if (hits > hit.visit.botRule.hits && received - visit[S] <= hit.visit.botRule.within) visit[BOT] = 1;
     if (hit.aliases) this.#declare(hit.aliases);
-    if (hit.cart) applyCart(visit[CART], hit.cart);
-    if (hit.counts) for (const [metric, n] of hit.counts) addCount(visit[COUNTS], metric, n);
+    if (hit.cart) applyCart(visit, hit.cart);
+    if (hit.counts) for (const [metric, n] of hit.counts) addCount(visit, metric, n);
     if (hit.matches) {
       for (const m of hit.matches) {
-        const trigger = triggerVisit(visit[TRIGGERS], m.slot);
-        for (const c of m.include) keepEarliest(trigger[INCLUDE], c, ts);
+        const trigger = triggerVisit(visit, m.slot);
+        for (const c of m.include) keepEarliest(trigger, c, ts);
         if (m.excluded && !(trigger[EXCLUDED] !== 0 && trigger[EXCLUDED] <= ts)) {
           trigger[EXCLUDED] = ts;
-          this.#copies.set(excludedField(parity(vn), m.slot), ts);
+          (this.#copies ??= new Map()).set(excludedField(parity(vn), m.slot), ts);
         }
-        if (m.metadata) mergeLists(trigger[METADATA], m.metadata);
+        if (m.metadata) mergeMetadata(trigger, m.metadata);
         if (m.include.length === 0) continue;
         if (m.rearmed) {
           if (isArmed(visit[ARMED], m.slot, m.delayMs)) continue;
-          visit[ARMED].push(m.slot, m.delayMs);
+          visit[ARMED] = appended(visit[ARMED], m.slot, m.delayMs);
         }
         const member = `${m.slot}|${vn}|${hit.visitorId}`;
         if (!arms.has(member)) arms.set(member, received + m.delayMs);
@@ -162,9 +162,11 @@ export class VisitorState {
     const remove: string[] = [];
     if (this.#vnChanged) set.push('vn', String(this.#stored[0]));
     if (this.#idsChanged) set.push('ids', JSON.stringify(this.#ids));
-    for (const [field, value] of this.#copies) {
-      if (value === null) remove.push(field);
-      else set.push(field, String(value));
+    if (this.#copies) {
+      for (const [field, value] of this.#copies) {
+        if (value === null) remove.push(field);
+        else set.push(field, String(value));
+      }
     }
     const expireMs = this.#startedVisitSpan > 0 ? visitorTtlMs + this.#startedVisitSpan : 0;
     return { state: encodePlain(this.#stored), set, remove, expireMs };
@@ -176,7 +178,7 @@ export class VisitorState {
     this.#version = this.#nextVersion();
     this.#changed = this.#idsChanged = this.#vnChanged = false;
     this.#startedVisitSpan = 0;
-    this.#copies.clear();
+    this.#copies = undefined;
   }
 
   #nextVersion(): string {
@@ -209,7 +211,7 @@ export class VisitorState {
     if (gone !== 0) {
       const triggers = gone[TRIGGERS];
       for (let i = 0; i + 1 < triggers.length; i += 2) {
-        if ((triggers[i + 1] as TriggerVisit)[EXCLUDED] !== 0) this.#copies.set(excludedField(parity(vn), triggers[i] as number), null);
+        if ((triggers[i + 1] as TriggerVisit)[EXCLUDED] !== 0) (this.#copies ??= new Map()).set(excludedField(parity(vn), triggers[i] as number), null);
       }
     }
     stored[visitSlot(vn)] = [hit.receivedAt, hit.receivedAt, hit.ts, hit.ts, 0, 0, [], [], [], []];
@@ -223,36 +225,71 @@ export class VisitorState {
     const ids = (this.#ids ??= parseIds(this.#idsRaw));
     for (const name in aliases) {
       if (ids[name] === aliases[name]) continue;
-      ids[name] = aliases[name] as string;
+      ids[name] = retained(aliases[name] as string);
       this.#idsChanged = true;
     }
   }
 }
 
-function triggerVisit(triggers: Array<number | TriggerVisit>, slot: number): TriggerVisit {
+/**
+ * `list` with `values` appended, in a new array of exactly that length. A state stays cached for
+ * as long as its visitor is active, and push would leave each of its lists ~140 B of spare
+ * capacity (V8 grows a backing store by half plus 16 elements): half of a cached state's heap.
+ * Lists grow seldom (a new product, trigger, metric or metadata value), so the copy costs little.
+ */
+function appended<T>(list: readonly T[], ...values: T[]): T[] {
+  return list.concat(values);
+}
+
+/**
+ * Strings the state keeps from hits (metadata values, product fields, declared ids), shared and
+ * flat. A string msgpackr decodes is often a slice of one string extracted from the whole entry,
+ * which it would keep alive for as long as the state is cached; and many visitors keep the same
+ * values. Bounded: cleared when full (strings already kept stay valid).
+ */
+const retainedStrings = new Map<string, string>();
+const retainedBound = 20_000;
+
+function retained<T extends DimValue>(value: T): T {
+  if (typeof value !== 'string') return value;
+  let kept = retainedStrings.get(value);
+  if (kept === undefined) {
+    if (retainedStrings.size >= retainedBound) retainedStrings.clear();
+    // A slice of a new one-character-longer string: V8 flattens it, so only value.length + 1 characters stay alive.
+    kept = (' ' + value).slice(1);
+    retainedStrings.set(kept, kept);
+  }
+  return kept as T;
+}
+
+/** The visit's state of trigger `slot`, created when missing. */
+function triggerVisit(visit: Visit, slot: number): TriggerVisit {
+  const triggers = visit[TRIGGERS];
   for (let i = 0; i + 1 < triggers.length; i += 2) if (triggers[i] === slot) return triggers[i + 1] as TriggerVisit;
   const created: TriggerVisit = [[], 0, [], 0];
-  triggers.push(slot, created);
+  visit[TRIGGERS] = appended(triggers, slot, created);
   return created;
 }
 
-/** In a [key, time, …] list, keeps the earliest time of `key`. */
-function keepEarliest(list: number[], key: number, time: number): void {
+/** Keeps the earliest time at which the trigger's include container `container` was satisfied. */
+function keepEarliest(trigger: TriggerVisit, container: number, time: number): void {
+  const list = trigger[INCLUDE];
   for (let i = 0; i + 1 < list.length; i += 2) {
-    if (list[i] !== key) continue;
+    if (list[i] !== container) continue;
     if (time < (list[i + 1] as number)) list[i + 1] = time;
     return;
   }
-  list.push(key, time);
+  trigger[INCLUDE] = appended(list, container, time);
 }
 
-function addCount(counts: Array<string | number>, metric: string, n: number): void {
+function addCount(visit: Visit, metric: string, n: number): void {
+  const counts = visit[COUNTS];
   for (let i = 0; i + 1 < counts.length; i += 2) {
     if (counts[i] !== metric) continue;
     counts[i + 1] = (counts[i + 1] as number) + n;
     return;
   }
-  counts.push(metric, n);
+  visit[COUNTS] = appended(counts, metric, n);
 }
 
 function isArmed(armed: readonly number[], slot: number, delayMs: number): boolean {
@@ -260,17 +297,22 @@ function isArmed(armed: readonly number[], slot: number, delayMs: number): boole
   return false;
 }
 
-/** [name, [values], …] merged with the hit's (same shape): values de-duplicated, at most `metadataBound` per name. */
-function mergeLists(have: Array<string | DimValue[]>, add: Metadata): void {
+/** The trigger's metadata [name, [values], …] merged with the hit's (same shape): values de-duplicated, at most `metadataBound` per name. */
+function mergeMetadata(trigger: TriggerVisit, add: Metadata): void {
   for (let a = 0; a + 1 < add.length; a += 2) {
     const name = add[a] as string;
-    let list: DimValue[] | undefined;
-    for (let i = 0; i + 1 < have.length; i += 2) if (have[i] === name) list = have[i + 1] as DimValue[];
-    if (list === undefined) {
-      list = [];
-      have.push(name, list);
+    const have = trigger[METADATA];
+    let at = -1;
+    for (let i = 0; i + 1 < have.length; i += 2) if (have[i] === name) at = i + 1;
+    if (at === -1) {
+      at = have.length + 1;
+      trigger[METADATA] = appended(have, name, []);
     }
-    for (const value of add[a + 1] as DimValue[]) if (list.length < metadataBound && !list.includes(value)) list.push(value);
+    const metadata = trigger[METADATA];
+    for (const value of add[a + 1] as DimValue[]) {
+      const list = metadata[at] as DimValue[];
+      if (list.length < metadataBound && !list.includes(value)) metadata[at] = appended(list, retained(value));
+    }
   }
 }
 
@@ -279,16 +321,16 @@ function mergeLists(have: Array<string | DimValue[]>, add: Metadata): void {
  * remove applied before its add must still cancel it); the trigger message lists only the
  * products whose quantity is above zero.
  */
-function applyCart(cart: CartEntry[], lines: readonly CartLine[]): void {
+function applyCart(visit: Visit, lines: readonly CartLine[]): void {
   for (const [sku, delta, price, name, category] of lines) {
-    let item = cart.find((entry) => entry[0] === sku);
+    let item = visit[CART].find((entry) => entry[0] === sku);
     if (item === undefined) {
-      item = [sku, 0, false, false, false];
-      cart.push(item);
+      item = [retained(sku), 0, false, false, false];
+      visit[CART] = appended(visit[CART], item);
     }
     item[1] += delta;
     if (price !== undefined) item[2] = price;
-    if (name !== undefined) item[3] = name;
-    if (category !== undefined) item[4] = category;
+    if (name !== undefined && item[3] !== name) item[3] = retained(name);
+    if (category !== undefined && item[4] !== category) item[4] = retained(category);
   }
 }
