@@ -8,6 +8,7 @@
 // holds what Redis holds unless another process wrote meanwhile, which the write check catches;
 // it compares only the versions of states the process cannot vouch for (visitor-cache.ts).
 import { decode, encodePlain } from '../../core/codec.js';
+import { PackWriter } from '../../core/pack-writer.js';
 import { ReboundError } from '../../core/errors.js';
 import type { RedisPort } from '../../core/redis/client.js';
 import type { Keys } from '../../core/redis/keys.js';
@@ -44,6 +45,8 @@ interface Decoded {
 export function detectStage(redis: RedisPort, keys: Keys, definitions: () => DetectDefinitions, settings: DetectStageSettings): StageDefinition<Hit[]> {
   const stream = (partition: number): string => keys.stream(partition, 'hits');
   const cache = settings.cache;
+  /** The states of the batch being written, one after the other (batches are encoded one at a time, synchronously). */
+  const states = new PackWriter();
 
   function decodeBatch(items: ReadonlyArray<StageItem<Hit[]>>, partition: number): Decoded {
     const visitorKeys: string[] = [];
@@ -146,24 +149,23 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     // One flat list (a table per write costs Lua more than the writes themselves): per write
     // keyIndex, versionRead, check, state length, expireMs, n, n set strings, m, m fields to remove.
     const writes: Array<string | number> = [];
-    const blobs: Buffer[] = [];
+    states.clear(); // what a batch that failed half-way left
     const written: CachedVisitor[] = [];
     const expires: number[] = [];
     for (const entry of entries) {
       const state = entry.state;
-      const write = state.write(settings.visitorTtlMs);
+      const write = state.writeTo(states, settings.visitorTtlMs);
       if (write === undefined) continue;
       const check = cache.trusted(partition, entry, now) ? 0 : 1;
-      writes.push(scriptKeys.push(state.key), state.version, check, write.state.length, write.expireMs, write.set.length);
+      writes.push(scriptKeys.push(state.key), state.version, check, write.stateLength, write.expireMs, write.set.length);
       for (const field of write.set) writes.push(field);
       writes.push(write.remove.length);
       for (const field of write.remove) writes.push(field);
-      blobs.push(write.state);
       written.push(entry);
       expires.push(write.expireMs);
     }
     const plan = [items.map((item) => item.id), writes, flatten(arms)];
-    return { scriptKeys, args: [detectGroup, encodePlain(plan), Buffer.concat(blobs)], written, expires };
+    return { scriptKeys, args: [detectGroup, encodePlain(plan), states.take()], written, expires };
   }
 
   /** Applies the batch until it goes through (entries another consumer acknowledged meanwhile are left out). */

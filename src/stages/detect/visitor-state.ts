@@ -20,26 +20,59 @@
 // fired it)]. Absent values are 0 and lists are never holes, so Lua re-packs the same shape.
 // A new visit replaces the visit before the last, so timers of the visit that just ended can
 // still fire.
-import { decode, encodePlain } from '../../core/codec.js';
+// In the process a state is objects with fields (Visit, TriggerVisit), which V8 updates in place
+// (a time stored into an array would allocate a number each time), written in the positional
+// form by a PackWriter.
+import { decode } from '../../core/codec.js';
+import { PackWriter } from '../../core/pack-writer.js';
 import type { DimValue } from '../../model/hit.js';
 import type { CartLine, HitEffect, Metadata } from './hit-effects.js';
 
 type CartEntry = [sku: string, q: number, price: number | false, name: string | false, category: string | false];
-type TriggerVisit = [include: number[], excluded: number, metadata: Array<string | DimValue[]>, fired: number];
-type Visit = [s: number, l: number, f: number, t: number, h: number, bot: 0 | 1, armed: number[], cart: CartEntry[], counts: Array<string | number>, triggers: Array<number | TriggerVisit>];
-/** Older states keep dd as text, 8 hex characters per hash (recentOf reads them). */
-type Stored = [vn: number, dd: number[] | string, odd: Visit | 0, even: Visit | 0];
 
-/** Positions of a visit's fields (lua/detect-fire.lua reads them at these positions + 1). */
+interface TriggerVisit {
+  /** [container, earliest hit time that satisfied it, …] */
+  include: number[];
+  excluded: number;
+  /** [name, [values], …] */
+  metadata: Array<string | DimValue[]>;
+  fired: number;
+}
+
+interface Visit {
+  s: number;
+  l: number;
+  f: number;
+  t: number;
+  h: number;
+  bot: number;
+  /** [slot, delay, …] */
+  armed: number[];
+  cart: CartEntry[];
+  /** [metric, n, …] */
+  counts: Array<string | number>;
+  /** [slot, trigger visit, …] */
+  triggers: Array<number | TriggerVisit>;
+}
+
+// Object literals, all fields set at once: V8 then keeps a time field as a number it updates in
+// place (a class field declared first as undefined would take a new heap number per store).
+const newTriggerVisit = (include: number[], excluded: number, metadata: Array<string | DimValue[]>, fired: number): TriggerVisit => ({ include, excluded, metadata, fired });
+
+function newVisit(s: number, l: number, f: number, t: number, h: number, bot: number, armed: number[], cart: CartEntry[], counts: Array<string | number>, triggers: Array<number | TriggerVisit>): Visit {
+  return { s, l, f, t, h, bot, armed, cart, counts, triggers };
+}
+
+/** Positions of a stored visit's fields (lua/detect-fire.lua reads them at these positions + 1). */
 const S = 0, L = 1, F = 2, T = 3, H = 4, BOT = 5, ARMED = 6, CART = 7, COUNTS = 8, TRIGGERS = 9;
-/** Positions of a trigger visit's fields. */
-const INCLUDE = 0, EXCLUDED = 1, METADATA = 2;
 
 /** What detect-load.lua returns for a visitor: the fields s, v and ids (absent: null). */
 export type LoadedVisitor = [state: Buffer | null, version: Buffer | null, ids: Buffer | null];
 
-export interface VisitorWrite {
-  state: Buffer;
+/** What writeTo() writes besides the state, which goes into a PackWriter (a batch's states, one after the other). */
+export interface StateWrite {
+  /** Bytes of the state in the writer. */
+  stateLength: number;
   /** Field, value pairs to set besides the state, the new version first. */
   set: string[];
   remove: string[];
@@ -49,6 +82,11 @@ export interface VisitorWrite {
    * outlives the visit's last hit by at least the visitor time to live, without a PEXPIRE per hit.
    */
   expireMs: number;
+}
+
+/** write(): the state in a Buffer of its own. */
+export interface VisitorWrite extends Omit<StateWrite, 'stateLength'> {
+  state: Buffer;
 }
 
 /**
@@ -65,12 +103,13 @@ const metadataBound = 10;
 const recentHashes = 32;
 
 /**
- * The recent hashes of a state whose dd is not a list of numbers: text of older states (8 hex
+ * The recent hashes of a stored state: its dd list (at most the last 32), text of older states (8 hex
  * characters per 32-bit hash, kept as its top 30 bits so the state stays bounded and is written
  * back as numbers; those hashes were sha1-based, so hits hashed by idHash do not match them,
  * docs/decisions.md), or none (Lua packs an empty list as a map).
  */
 function recentOf(dd: unknown): number[] {
+  if (Array.isArray(dd)) return dd.length <= recentHashes ? (dd as number[]) : (dd.slice(-recentHashes) as number[]);
   const recent: number[] = [];
   if (typeof dd === 'string') for (let i = 0; i + 8 <= dd.length; i += 8) recent.push(parseInt(dd.slice(i, i + 8), 16) >>> 2);
   return recent;
@@ -78,8 +117,61 @@ function recentOf(dd: unknown): number[] {
 
 type Parity = 'a' | 'b';
 const parity = (vn: number): Parity => (vn % 2 === 0 ? 'b' : 'a');
-/** Where the visit of number vn sits in the state. */
-const visitSlot = (vn: number): 2 | 3 => (vn % 2 === 0 ? 3 : 2);
+/** Where the visit of number vn sits in VisitorState's visits (odd, even; the stored state has them at 2 and 3). */
+const visitIndex = (vn: number): 0 | 1 => (vn % 2 === 0 ? 1 : 0);
+
+/** A stored list, or an empty one for anything else (a state written by hand, say). */
+const listOf = <T>(value: unknown): T[] => (Array.isArray(value) ? (value as T[]) : []);
+const numberOf = (value: unknown): number => (typeof value === 'number' ? value : 0);
+
+function visitOf(stored: unknown): Visit | undefined {
+  if (!Array.isArray(stored)) return undefined;
+  const triggers = listOf<unknown>(stored[TRIGGERS]).slice();
+  for (let i = 1; i < triggers.length; i += 2) {
+    const t = listOf<unknown>(triggers[i]);
+    triggers[i] = newTriggerVisit(listOf(t[0]), numberOf(t[1]), listOf(t[2]), numberOf(t[3]));
+  }
+  return newVisit(
+    numberOf(stored[S]), numberOf(stored[L]), numberOf(stored[F]), numberOf(stored[T]), numberOf(stored[H]), numberOf(stored[BOT]),
+    listOf(stored[ARMED]), listOf(stored[CART]), listOf(stored[COUNTS]), triggers as Array<number | TriggerVisit>,
+  );
+}
+
+function packVisit(out: PackWriter, visit: Visit | undefined): void {
+  if (visit === undefined) return out.number(0);
+  out.array(10);
+  out.number(visit.s);
+  out.number(visit.l);
+  out.number(visit.f);
+  out.number(visit.t);
+  out.number(visit.h);
+  out.number(visit.bot);
+  out.numbers(visit.armed);
+  out.array(visit.cart.length);
+  for (const entry of visit.cart) {
+    out.array(5);
+    for (let i = 0; i < 5; i++) out.scalar(entry[i] as string | number | boolean);
+  }
+  out.array(visit.counts.length);
+  for (const value of visit.counts) out.scalar(value);
+  const triggers = visit.triggers;
+  out.array(triggers.length);
+  for (let i = 0; i + 1 < triggers.length; i += 2) {
+    out.number(triggers[i] as number);
+    const t = triggers[i + 1] as TriggerVisit;
+    out.array(4);
+    out.numbers(t.include);
+    out.number(t.excluded);
+    out.array(t.metadata.length);
+    for (let m = 0; m + 1 < t.metadata.length; m += 2) {
+      out.string(t.metadata[m] as string);
+      const values = t.metadata[m + 1] as DimValue[];
+      out.array(values.length);
+      for (const value of values) out.scalar(value);
+    }
+    out.number(t.fired);
+  }
+}
 
 /** The hash field copying a trigger's earliest excluded hit of a visit (read by the campaign side). */
 export const excludedField = (p: Parity, slot: number | string): string => `${p}${slot}x`;
@@ -94,7 +186,13 @@ export class VisitorState {
   readonly key: string;
   /** The version this state was read or last written at, '' for none: a write is refused if Redis has another. */
   #version: string;
-  #stored: Stored | undefined;
+  /** Absent until the first hit of a visitor without a stored state. */
+  #present: boolean;
+  #vn = 0;
+  /** The last 32 hit hashes, oldest first. */
+  #recent: number[] = [];
+  /** The visits of odd and of even number. */
+  readonly #visits: [Visit | undefined, Visit | undefined] = [undefined, undefined];
   #ids: Record<string, string> | undefined;
   /** As read, parsed when a hit declares ids (a string: a Buffer of the reply would keep the client's whole read buffer alive). */
   readonly #idsRaw: string | null;
@@ -109,7 +207,16 @@ export class VisitorState {
   constructor(key: string, [state, version, ids]: LoadedVisitor = [null, null, null]) {
     this.key = key;
     this.#version = version === null ? '' : version.toString('latin1');
-    this.#stored = state === null ? undefined : decode<Stored>(state);
+    this.#present = state !== null;
+    if (state !== null) {
+      const stored = decode<unknown>(state);
+      if (Array.isArray(stored)) {
+        this.#vn = numberOf(stored[0]);
+        this.#recent = recentOf(stored[1]);
+        this.#visits[0] = visitOf(stored[2]);
+        this.#visits[1] = visitOf(stored[3]);
+      }
+    }
     this.#idsRaw = ids === null ? null : ids.toString('utf8');
   }
 
@@ -119,19 +226,19 @@ export class VisitorState {
 
   /** Applies one hit; arms its visit's timers in `arms`. */
   apply(hit: HitEffect, arms: TimerArms): void {
-    const stored = (this.#stored ??= [0, [], 0, 0]);
-    if (this.#isDuplicate(stored, hit.hash)) return;
+    this.#present = true;
+    if (this.#isDuplicate(hit.hash)) return;
     this.#changed = true;
     const received = hit.receivedAt;
     const ts = hit.ts;
-    const vn = this.#currentVisit(stored, hit);
-    const visit = stored[visitSlot(vn)] as Visit;
-    const hits = ++visit[H];
-    if (received < visit[S]) visit[S] = received;
-    if (received > visit[L]) visit[L] = received;
-    if (ts < visit[F]) visit[F] = ts;
-    if (ts > visit[T]) visit[T] = ts;
-    if (hits > hit.visit.botRule.hits && received - visit[S] <= hit.visit.botRule.within) visit[BOT] = 1;
+    const vn = this.#currentVisit(hit);
+    const visit = this.#visits[visitIndex(vn)] as Visit;
+    const hits = ++visit.h;
+    if (received < visit.s) visit.s = received;
+    if (received > visit.l) visit.l = received;
+    if (ts < visit.f) visit.f = ts;
+    if (ts > visit.t) visit.t = ts;
+    if (hits > hit.visit.botRule.hits && received - visit.s <= hit.visit.botRule.within) visit.bot = 1;
     if (hit.aliases) this.#declare(hit.aliases);
     if (hit.cart) applyCart(visit, hit.cart);
     if (hit.counts) for (const [metric, n] of hit.counts) addCount(visit, metric, n);
@@ -139,15 +246,15 @@ export class VisitorState {
       for (const m of hit.matches) {
         const trigger = triggerVisit(visit, m.slot);
         for (const c of m.include) keepEarliest(trigger, c, ts);
-        if (m.excluded && !(trigger[EXCLUDED] !== 0 && trigger[EXCLUDED] <= ts)) {
-          trigger[EXCLUDED] = ts;
+        if (m.excluded && !(trigger.excluded !== 0 && trigger.excluded <= ts)) {
+          trigger.excluded = ts;
           (this.#copies ??= new Map()).set(excludedField(parity(vn), m.slot), ts);
         }
         if (m.metadata) mergeMetadata(trigger, m.metadata);
         if (m.include.length === 0) continue;
         if (m.rearmed) {
-          if (isArmed(visit[ARMED], m.slot, m.delayMs)) continue;
-          visit[ARMED] = appended(visit[ARMED], m.slot, m.delayMs);
+          if (isArmed(visit.armed, m.slot, m.delayMs)) continue;
+          visit.armed = appended(visit.armed, m.slot, m.delayMs);
         }
         const member = `${m.slot}|${vn}|${hit.visitorId}`;
         if (!arms.has(member)) arms.set(member, received + m.delayMs);
@@ -157,10 +264,18 @@ export class VisitorState {
 
   /** The state and fields to write, with the next version; undefined when nothing changed. */
   write(visitorTtlMs: number): VisitorWrite | undefined {
-    if (!this.#changed || this.#stored === undefined) return undefined;
+    const out = new PackWriter();
+    const write = this.writeTo(out, visitorTtlMs);
+    if (write === undefined) return undefined;
+    return { state: out.take(), set: write.set, remove: write.remove, expireMs: write.expireMs };
+  }
+
+  /** As write(), the state written into `out` after what it holds. */
+  writeTo(out: PackWriter, visitorTtlMs: number): StateWrite | undefined {
+    if (!this.#changed || !this.#present) return undefined;
     const set: string[] = ['v', this.#nextVersion()];
     const remove: string[] = [];
-    if (this.#vnChanged) set.push('vn', String(this.#stored[0]));
+    if (this.#vnChanged) set.push('vn', String(this.#vn));
     if (this.#idsChanged) set.push('ids', JSON.stringify(this.#ids));
     if (this.#copies) {
       for (const [field, value] of this.#copies) {
@@ -169,7 +284,13 @@ export class VisitorState {
       }
     }
     const expireMs = this.#startedVisitSpan > 0 ? visitorTtlMs + this.#startedVisitSpan : 0;
-    return { state: encodePlain(this.#stored), set, remove, expireMs };
+    const start = out.length;
+    out.array(4);
+    out.number(this.#vn);
+    out.numbers(this.#recent);
+    packVisit(out, this.#visits[0]);
+    packVisit(out, this.#visits[1]);
+    return { stateLength: out.length - start, set, remove, expireMs };
   }
 
   /** The write() went through: this state is now what Redis holds, at the next version. */
@@ -186,8 +307,8 @@ export class VisitorState {
   }
 
   /** Whether the hash is among the recent ones; if not, it becomes the newest (in place: no allocation per hit). */
-  #isDuplicate(stored: Stored, hash: number): boolean {
-    const dd = Array.isArray(stored[1]) ? stored[1] : (stored[1] = recentOf(stored[1]));
+  #isDuplicate(hash: number): boolean {
+    const dd = this.#recent;
     for (let i = 0; i < dd.length; i++) if (dd[i] === hash) return true;
     if (dd.length < recentHashes) dd.push(hash);
     else {
@@ -198,24 +319,24 @@ export class VisitorState {
   }
 
   /** The visit the hit belongs to: the current one, or a new one when it ended (inactivity, length, hits). */
-  #currentVisit(stored: Stored, hit: HitEffect): number {
-    let vn = stored[0];
+  #currentVisit(hit: HitEffect): number {
+    let vn = this.#vn;
     if (vn > 0) {
-      const visit = stored[visitSlot(vn)];
+      const visit = this.#visits[visitIndex(vn)];
       const { inactivity, maxDuration, maxHits } = hit.visit;
-      if (visit !== 0 && hit.receivedAt - visit[L] <= inactivity && hit.receivedAt - visit[S] <= maxDuration && visit[H] < maxHits) return vn;
+      if (visit !== undefined && hit.receivedAt - visit.l <= inactivity && hit.receivedAt - visit.s <= maxDuration && visit.h < maxHits) return vn;
     }
     vn++;
     // The visit before the last gives way, with the copies of its excluded hits.
-    const gone = stored[visitSlot(vn)];
-    if (gone !== 0) {
-      const triggers = gone[TRIGGERS];
+    const gone = this.#visits[visitIndex(vn)];
+    if (gone !== undefined) {
+      const triggers = gone.triggers;
       for (let i = 0; i + 1 < triggers.length; i += 2) {
-        if ((triggers[i + 1] as TriggerVisit)[EXCLUDED] !== 0) (this.#copies ??= new Map()).set(excludedField(parity(vn), triggers[i] as number), null);
+        if ((triggers[i + 1] as TriggerVisit).excluded !== 0) (this.#copies ??= new Map()).set(excludedField(parity(vn), triggers[i] as number), null);
       }
     }
-    stored[visitSlot(vn)] = [hit.receivedAt, hit.receivedAt, hit.ts, hit.ts, 0, 0, [], [], [], []];
-    stored[0] = vn;
+    this.#visits[visitIndex(vn)] = newVisit(hit.receivedAt, hit.receivedAt, hit.ts, hit.ts, 0, 0, [], [], [], []);
+    this.#vn = vn;
     this.#vnChanged = true;
     this.#startedVisitSpan = Math.max(this.#startedVisitSpan, hit.visit.maxDuration);
     return vn;
@@ -264,32 +385,32 @@ function retained<T extends DimValue>(value: T): T {
 
 /** The visit's state of trigger `slot`, created when missing. */
 function triggerVisit(visit: Visit, slot: number): TriggerVisit {
-  const triggers = visit[TRIGGERS];
+  const triggers = visit.triggers;
   for (let i = 0; i + 1 < triggers.length; i += 2) if (triggers[i] === slot) return triggers[i + 1] as TriggerVisit;
-  const created: TriggerVisit = [[], 0, [], 0];
-  visit[TRIGGERS] = appended(triggers, slot, created);
+  const created = newTriggerVisit([], 0, [], 0);
+  visit.triggers = appended(triggers, slot, created);
   return created;
 }
 
 /** Keeps the earliest time at which the trigger's include container `container` was satisfied. */
 function keepEarliest(trigger: TriggerVisit, container: number, time: number): void {
-  const list = trigger[INCLUDE];
+  const list = trigger.include;
   for (let i = 0; i + 1 < list.length; i += 2) {
     if (list[i] !== container) continue;
     if (time < (list[i + 1] as number)) list[i + 1] = time;
     return;
   }
-  trigger[INCLUDE] = appended(list, container, time);
+  trigger.include = appended(list, container, time);
 }
 
 function addCount(visit: Visit, metric: string, n: number): void {
-  const counts = visit[COUNTS];
+  const counts = visit.counts;
   for (let i = 0; i + 1 < counts.length; i += 2) {
     if (counts[i] !== metric) continue;
     counts[i + 1] = (counts[i + 1] as number) + n;
     return;
   }
-  visit[COUNTS] = appended(counts, metric, n);
+  visit.counts = appended(counts, metric, n);
 }
 
 function isArmed(armed: readonly number[], slot: number, delayMs: number): boolean {
@@ -301,14 +422,14 @@ function isArmed(armed: readonly number[], slot: number, delayMs: number): boole
 function mergeMetadata(trigger: TriggerVisit, add: Metadata): void {
   for (let a = 0; a + 1 < add.length; a += 2) {
     const name = add[a] as string;
-    const have = trigger[METADATA];
+    const have = trigger.metadata;
     let at = -1;
     for (let i = 0; i + 1 < have.length; i += 2) if (have[i] === name) at = i + 1;
     if (at === -1) {
       at = have.length + 1;
-      trigger[METADATA] = appended(have, name, []);
+      trigger.metadata = appended(have, name, []);
     }
-    const metadata = trigger[METADATA];
+    const metadata = trigger.metadata;
     for (const value of add[a + 1] as DimValue[]) {
       const list = metadata[at] as DimValue[];
       if (list.length < metadataBound && !list.includes(value)) metadata[at] = appended(list, retained(value));
@@ -323,13 +444,13 @@ function mergeMetadata(trigger: TriggerVisit, add: Metadata): void {
  */
 function applyCart(visit: Visit, lines: readonly CartLine[]): void {
   for (const [sku, delta, price, name, category] of lines) {
-    let item = visit[CART].find((entry) => entry[0] === sku);
+    let item = visit.cart.find((entry) => entry[0] === sku);
     if (item === undefined) {
       item = [retained(sku), 0, false, false, false];
-      visit[CART] = appended(visit[CART], item);
+      visit.cart = appended(visit.cart, item);
     }
     item[1] += delta;
-    if (price !== undefined) item[2] = price;
+    if (price !== undefined && item[2] !== price) item[2] = price;
     if (name !== undefined && item[3] !== name) item[3] = retained(name);
     if (category !== undefined && item[4] !== category) item[4] = retained(category);
   }
