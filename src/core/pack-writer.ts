@@ -46,6 +46,19 @@ export class PackWriter {
     }
   }
 
+  /** The header of an array whose length closeArray() sets once known (array 32, whatever the length). */
+  openArray(): number {
+    this.#reserve(5);
+    const at = this.#position;
+    this.#buffer[at] = 0xdd;
+    this.#position += 5;
+    return at;
+  }
+
+  closeArray(at: number, length: number): void {
+    this.#view.setUint32(at + 1, length);
+  }
+
   number(value: number): void {
     this.#reserve(9);
     const b = this.#buffer;

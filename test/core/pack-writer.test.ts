@@ -11,11 +11,17 @@ import { startRedis, type RedisProcess } from '../support/redis-server.js';
 
 type Value = string | number | boolean | Value[];
 
+/** Writes arrays of odd length through openArray() and closeArray(), as if their length were known only after their items. */
 function write(out: PackWriter, value: Value): void {
-  if (Array.isArray(value)) {
+  if (!Array.isArray(value)) return out.scalar(value);
+  if (value.length % 2 === 0) {
     out.array(value.length);
     for (const item of value) write(out, item);
-  } else out.scalar(value);
+    return;
+  }
+  const at = out.openArray();
+  for (const item of value) write(out, item);
+  out.closeArray(at, value.length);
 }
 
 const numbers = fc.oneof(

@@ -7,7 +7,7 @@
 // is applied exactly once. The runtime keeps one batch per partition in flight, so the cache
 // holds what Redis holds unless another process wrote meanwhile, which the write check catches;
 // it compares only the versions of states the process cannot vouch for (visitor-cache.ts).
-import { decode, encodePlain } from '../../core/codec.js';
+import { decode } from '../../core/codec.js';
 import { PackWriter } from '../../core/pack-writer.js';
 import { ReboundError } from '../../core/errors.js';
 import type { RedisPort } from '../../core/redis/client.js';
@@ -45,7 +45,9 @@ interface Decoded {
 export function detectStage(redis: RedisPort, keys: Keys, definitions: () => DetectDefinitions, settings: DetectStageSettings): StageDefinition<Hit[]> {
   const stream = (partition: number): string => keys.stream(partition, 'hits');
   const cache = settings.cache;
-  /** The states of the batch being written, one after the other (batches are encoded one at a time, synchronously). */
+  // The batch's detect-apply plan and its states, one after the other (batches are written one at
+  // a time, synchronously).
+  const plan = new PackWriter();
   const states = new PackWriter();
 
   function decodeBatch(items: ReadonlyArray<StageItem<Hit[]>>, partition: number): Decoded {
@@ -146,26 +148,42 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     let h = 0;
     for (const entry of hits) for (const hit of entry) (entries[visitorOf[h++] as number] as CachedVisitor).state.apply(effects.effect(hit), arms);
     const scriptKeys: string[] = [stream(partition), keys.timers(partition), keys.visitorsWritten(partition)];
-    // One flat list (a table per write costs Lua more than the writes themselves): per write
-    // keyIndex, versionRead, check, state length, expireMs, n, n set strings, m, m fields to remove.
-    const writes: Array<string | number> = [];
-    states.clear(); // what a batch that failed half-way left
+    // The plan {entryIds, writes, arms}. The writes are one flat list (a table per write costs Lua
+    // more than the writes themselves): per write keyIndex, versionRead, check, state length,
+    // expireMs, n, n set strings, m, m fields to remove.
+    plan.clear(); // what a batch that failed half-way left
+    states.clear();
+    plan.array(3);
+    plan.array(items.length);
+    for (const item of items) plan.string(item.id);
+    const writes = plan.openArray();
+    let length = 0;
     const written: CachedVisitor[] = [];
     const expires: number[] = [];
     for (const entry of entries) {
       const state = entry.state;
       const write = state.writeTo(states, settings.visitorTtlMs);
       if (write === undefined) continue;
-      const check = cache.trusted(partition, entry, now) ? 0 : 1;
-      writes.push(scriptKeys.push(state.key), state.version, check, write.stateLength, write.expireMs, write.set.length);
-      for (const field of write.set) writes.push(field);
-      writes.push(write.remove.length);
-      for (const field of write.remove) writes.push(field);
+      plan.number(scriptKeys.push(state.key));
+      plan.string(state.version);
+      plan.number(cache.trusted(partition, entry, now) ? 0 : 1);
+      plan.number(write.stateLength);
+      plan.number(write.expireMs);
+      plan.number(write.set.length);
+      for (const field of write.set) plan.string(field);
+      plan.number(write.remove.length);
+      for (const field of write.remove) plan.string(field);
+      length += 7 + write.set.length + write.remove.length;
       written.push(entry);
       expires.push(write.expireMs);
     }
-    const plan = [items.map((item) => item.id), writes, flatten(arms)];
-    return { scriptKeys, args: [detectGroup, encodePlain(plan), states.take()], written, expires };
+    plan.closeArray(writes, length);
+    plan.array(arms.size * 2);
+    for (const [member, due] of arms) {
+      plan.string(member);
+      plan.number(due);
+    }
+    return { scriptKeys, args: [detectGroup, plan.take(), states.take()], written, expires };
   }
 
   /** Applies the batch until it goes through (entries another consumer acknowledged meanwhile are left out). */
@@ -192,11 +210,4 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
       return items.map(() => acknowledged());
     },
   };
-}
-
-/** member → due as {member, due, …}. */
-function flatten(timers: ReadonlyMap<string, number>): Array<string | number> {
-  const flat: Array<string | number> = [];
-  for (const [member, due] of timers) flat.push(member, due);
-  return flat;
 }
