@@ -16,7 +16,7 @@ import type { Hit } from '../../model/hit.js';
 import { acknowledged, type StageDefinition, type StageItem } from '../runtime/stage.js';
 import type { DetectDefinitions } from './definitions.js';
 import type { CachedVisitor, VisitorCache } from './visitor-cache.js';
-import { VisitorState, type LoadedVisitor, type TimerArms } from './visitor-state.js';
+import { newStateWrite, VisitorState, type LoadedVisitor, type TimerArms } from './visitor-state.js';
 
 export const detectGroup = 'detect';
 
@@ -49,6 +49,7 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
   // a time, synchronously).
   const plan = new PackWriter();
   const states = new PackWriter();
+  const write = newStateWrite();
 
   function decodeBatch(items: ReadonlyArray<StageItem<Hit[]>>, partition: number): Decoded {
     const visitorKeys: string[] = [];
@@ -162,8 +163,7 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
     const expires: number[] = [];
     for (const entry of entries) {
       const state = entry.state;
-      const write = state.writeTo(states, settings.visitorTtlMs);
-      if (write === undefined) continue;
+      if (!state.writeTo(states, settings.visitorTtlMs, write)) continue;
       plan.number(scriptKeys.push(state.key));
       plan.string(state.version);
       plan.number(cache.trusted(partition, entry, now) ? 0 : 1);

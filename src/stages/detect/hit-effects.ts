@@ -8,6 +8,8 @@ import type { StoredTrigger } from '../../model/trigger-store.js';
 import { dimensionReader, ValueCollector, type DimensionReader } from './hit-values.js';
 import type { Match, SourceIndex, TriggerIndex } from './trigger-index.js';
 
+const noMatches: readonly Match[] = [];
+
 /** Visit rules of a hit whose source is unknown to this process (SPEC §4 defaults). */
 export const defaultVisit: Source['visit'] = { inactivity: 30 * 60_000, maxDuration: 12 * 3_600_000, maxHits: 2500, botRule: { hits: 100, within: 100_000 } };
 
@@ -45,7 +47,8 @@ export interface HitEffect {
   visitorId: string;
   aliases: Record<string, string> | undefined;
   cart: CartLine[] | undefined;
-  counts: Array<[metric: string, n: number]> | undefined;
+  /** [metric, n, …] */
+  counts: Array<string | number> | undefined;
   matches: MatchEffect[] | undefined;
 }
 
@@ -78,6 +81,7 @@ export class EffectBuilder {
   /** The match effects effect() reuses, and the list it returns (the first `length` of them). */
   readonly #matchPool: MatchEffect[] = [];
   readonly #matches: MatchEffect[] = [];
+  readonly #counts: Array<string | number> = [];
   readonly #index: TriggerIndex;
   readonly #sources: ReadonlyMap<string, Source>;
   readonly #settings: EffectSettings;
@@ -95,10 +99,11 @@ export class EffectBuilder {
   effect(hit: Hit): HitEffect {
     const visit = this.#sources.get(hit.source)?.visit ?? defaultVisit;
     const source = this.#index.forSource(hit.source);
-    const found = source ? source.evaluate(hit) : [];
+    const found = source ? source.evaluate(hit) : noMatches;
+    // Written by index, never emptied: V8 frees an array's storage when its length is set to 0.
     const matches = this.#matches;
-    matches.length = 0;
-    for (const match of found) matches.push(this.#matchEffect(matches.length, match, hit, visit));
+    for (let i = 0; i < found.length; i++) matches[i] = this.#matchEffect(i, found[i] as Match, hit, visit);
+    if (found.length > 0 && matches.length !== found.length) matches.length = found.length;
     const effect = this.#effect;
     effect.hash = idHash(hit.id);
     effect.receivedAt = hit.receivedAt;
@@ -107,8 +112,8 @@ export class EffectBuilder {
     effect.visitorId = hit.visitorId;
     effect.aliases = hit.aliases && Object.keys(hit.aliases).length > 0 ? hit.aliases : undefined;
     effect.cart = cartLines(hit);
-    effect.counts = source ? visitCounts(source, hit) : undefined;
-    effect.matches = matches.length > 0 ? matches : undefined;
+    effect.counts = source ? this.#visitCounts(source, hit) : undefined;
+    effect.matches = found.length > 0 ? matches : undefined;
     return effect;
   }
 
@@ -123,6 +128,20 @@ export class EffectBuilder {
     effect.excluded = match.exclude;
     effect.metadata = match.include.length > 0 ? this.#metadataOf(hit, trigger) : undefined;
     return effect;
+  }
+
+  /** Visit counts of the metrics some trigger of the source conditions on with `scope: visit` (in the reused #counts, as #matches). */
+  #visitCounts(source: SourceIndex, hit: Hit): Array<string | number> | undefined {
+    const counts = this.#counts;
+    let n = 0;
+    for (const metric of source.visitMetrics) {
+      if (!hit.events.includes(metric)) continue;
+      counts[n++] = metric;
+      counts[n++] = hit.eventValues?.[metric] ?? 1;
+    }
+    if (n === 0) return undefined;
+    if (counts.length !== n) counts.length = n;
+    return counts;
   }
 
   #metadataOf(hit: Hit, trigger: StoredTrigger): Metadata | undefined {
@@ -141,9 +160,4 @@ export class EffectBuilder {
   }
 }
 
-/** Visit counts of the metrics some trigger of the source conditions on with `scope: visit`. */
-function visitCounts(source: SourceIndex, hit: Hit): Array<[string, number]> | undefined {
-  let counts: Array<[string, number]> | undefined;
-  for (const metric of source.visitMetrics) if (hit.events.includes(metric)) (counts ??= []).push([metric, hit.eventValues?.[metric] ?? 1]);
-  return counts;
-}
+

@@ -26,7 +26,7 @@ export interface CompiledTrigger {
 export interface Match {
   trigger: CompiledTrigger;
   /** Indexes (ascending) of include containers whose hit-level conditions all hold on this hit. */
-  include: number[];
+  include: readonly number[];
   /** Some exclude container's hit-level conditions all hold on this hit. */
   exclude: boolean;
 }
@@ -35,8 +35,11 @@ export interface SourceIndex {
   readonly triggers: readonly CompiledTrigger[];
   /** Metrics counted over the visit by at least one trigger of the source. */
   readonly visitMetrics: ReadonlySet<string>;
-  /** Triggers with at least one matching container, in slot order. */
-  evaluate(hit: Hit): Match[];
+  /**
+   * Triggers with at least one matching container, in slot order. The list and its matches are
+   * reused: valid until the next call (the detect stage folds them into a state first).
+   */
+  evaluate(hit: Hit): readonly Match[];
   /** Running count of container evaluations. */
   readonly stats: { containersEvaluated: number };
 }
@@ -52,14 +55,17 @@ interface CompiledContainer {
   entry: Entry;
   exclude: boolean;
   index: number;
+  /** [index]: a match's include when this container is the only one of its trigger the hit satisfies (most hits). */
+  only: readonly number[];
   predicates: HitPredicate[];
   epoch: number;
 }
 
 const isMetric = (condition: Condition): condition is MetricCondition => 'metric' in condition;
 
-/** What evaluate returns for a hit that matches nothing (never mutated). */
-const noMatches: Match[] = [];
+/** What evaluate returns for a hit that matches nothing, and a match's include before it has any (never mutated). */
+const noMatches: readonly Match[] = [];
+const noContainers: readonly number[] = [];
 
 function holdsAll(predicates: readonly HitPredicate[], hit: Hit): boolean {
   for (let i = 0; i < predicates.length; i++) if (!(predicates[i] as HitPredicate)(hit)) return false;
@@ -69,9 +75,9 @@ function holdsAll(predicates: readonly HitPredicate[], hit: Hit): boolean {
 const entryPosition = (entry: Entry): number => entry.position;
 const itself = (n: number): number => n;
 
-/** Sorts a short list in place by a numeric key (insertion sort: no allocation, and lists are rarely out of order). */
-function sortBy<T>(list: T[], key: (item: T) => number): void {
-  for (let i = 1; i < list.length; i++) {
+/** Sorts the first `length` items of a short list in place by a numeric key (insertion sort: no allocation, and lists are rarely out of order). */
+function sortBy<T>(list: T[], key: (item: T) => number, length = list.length): void {
+  for (let i = 1; i < length; i++) {
     const item = list[i] as T;
     const k = key(item);
     let j = i - 1;
@@ -97,8 +103,14 @@ class SourceTriggerIndex implements SourceIndex {
   readonly #byDimension = new Map<string, CompiledContainer[]>();
   readonly #byValue = new Map<string, { read: DimensionReader; values: Map<string, CompiledContainer[]> }>();
   #epoch = 0;
-  /** Entries matched by the hit being evaluated (reused: evaluate allocates only what it returns). */
+  /**
+   * Entries matched by the hit being evaluated (the first #foundCount), and what evaluate returns:
+   * both reused, and written by index, never emptied (V8 frees an array's storage when its length
+   * is set to 0, and the next push allocates it again).
+   */
   readonly #found: Entry[] = [];
+  #foundCount = 0;
+  readonly #matches: Match[] = [];
   /** The hit being evaluated (evaluate is synchronous, so one at a time). */
   #hit: Hit | undefined;
   /** The value index of the dimension being read by #reachValue. */
@@ -127,7 +139,7 @@ class SourceTriggerIndex implements SourceIndex {
   #addContainer(entry: Entry, exclude: boolean, index: number, conditions: readonly Condition[]): void {
     const hitLevel = conditions.filter((c) => !isMetric(c) || c.scope === 'hit');
     const predicates = hitLevel.map((c) => (isMetric(c) ? compileMetric(c) : compileDimension(c)));
-    const container: CompiledContainer = { entry, exclude, index, predicates, epoch: 0 };
+    const container: CompiledContainer = { entry, exclude, index, only: [index], predicates, epoch: 0 };
     if (hitLevel.length === 0) {
       for (const c of conditions) if (isMetric(c)) push(this.#byMetric, c.metric, container);
       return;
@@ -149,24 +161,25 @@ class SourceTriggerIndex implements SourceIndex {
     for (const value of new Set(values.map(String))) push(slot.values, value, container);
   }
 
-  evaluate(hit: Hit): Match[] {
+  evaluate(hit: Hit): readonly Match[] {
     this.#epoch++;
-    const found = this.#found;
-    found.length = 0;
+    this.#foundCount = 0;
     this.#hit = hit;
     const events = hit.events;
     for (let i = 0; i < events.length; i++) this.#reach(this.#byMetric.get(events[i] as string));
     forEachPresentDimension(hit, this.#visitDimension);
     this.#hit = undefined;
-    if (found.length === 0) return noMatches;
-    sortBy(found, entryPosition);
-    const matches = new Array<Match>(found.length);
-    for (let i = 0; i < found.length; i++) {
+    const n = this.#foundCount;
+    if (n === 0) return noMatches;
+    const found = this.#found;
+    sortBy(found, entryPosition, n);
+    const matches = this.#matches;
+    for (let i = 0; i < n; i++) {
       const match = (found[i] as Entry).match;
-      sortBy(match.include, itself);
+      if (match.include.length > 1) sortBy(match.include as number[], itself);
       matches[i] = match;
     }
-    found.length = 0;
+    if (matches.length !== n) matches.length = n;
     return matches;
   }
 
@@ -194,11 +207,14 @@ class SourceTriggerIndex implements SourceIndex {
     const entry = container.entry;
     if (entry.epoch !== this.#epoch) {
       entry.epoch = this.#epoch;
-      entry.match = { trigger: entry.compiled, include: [], exclude: false };
-      this.#found.push(entry);
+      entry.match.include = noContainers;
+      entry.match.exclude = false;
+      this.#found[this.#foundCount++] = entry;
     }
-    if (container.exclude) entry.match.exclude = true;
-    else entry.match.include.push(container.index);
+    const match = entry.match;
+    if (container.exclude) match.exclude = true;
+    // A copy when the trigger has several (never pushed into: `only` is shared, see above).
+    else match.include = match.include.length === 0 ? container.only : match.include.concat(container.index);
   }
 }
 

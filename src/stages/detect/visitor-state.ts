@@ -69,7 +69,10 @@ const S = 0, L = 1, F = 2, T = 3, H = 4, BOT = 5, ARMED = 6, CART = 7, COUNTS = 
 /** What detect-load.lua returns for a visitor: the fields s, v and ids (absent: null). */
 export type LoadedVisitor = [state: Buffer | null, version: Buffer | null, ids: Buffer | null];
 
-/** What writeTo() writes besides the state, which goes into a PackWriter (a batch's states, one after the other). */
+/**
+ * What writeTo() writes besides the state, which goes into a PackWriter (a batch's states, one
+ * after the other); the detect stage passes the same one for every state (newStateWrite()).
+ */
 export interface StateWrite {
   /** Bytes of the state in the writer. */
   stateLength: number;
@@ -83,6 +86,8 @@ export interface StateWrite {
    */
   expireMs: number;
 }
+
+export const newStateWrite = (): StateWrite => ({ stateLength: 0, set: [], remove: [], expireMs: 0 });
 
 /** write(): the state in a Buffer of its own. */
 export interface VisitorWrite extends Omit<StateWrite, 'stateLength'> {
@@ -147,13 +152,16 @@ function packVisit(out: PackWriter, visit: Visit | undefined): void {
   out.number(visit.h);
   out.number(visit.bot);
   out.numbers(visit.armed);
-  out.array(visit.cart.length);
-  for (const entry of visit.cart) {
+  const cart = visit.cart;
+  out.array(cart.length);
+  for (let c = 0; c < cart.length; c++) {
+    const entry = cart[c] as CartEntry;
     out.array(5);
     for (let i = 0; i < 5; i++) out.scalar(entry[i] as string | number | boolean);
   }
-  out.array(visit.counts.length);
-  for (const value of visit.counts) out.scalar(value);
+  const counts = visit.counts;
+  out.array(counts.length);
+  for (let i = 0; i < counts.length; i++) out.scalar(counts[i] as string | number);
   const triggers = visit.triggers;
   out.array(triggers.length);
   for (let i = 0; i + 1 < triggers.length; i += 2) {
@@ -167,7 +175,7 @@ function packVisit(out: PackWriter, visit: Visit | undefined): void {
       out.string(t.metadata[m] as string);
       const values = t.metadata[m + 1] as DimValue[];
       out.array(values.length);
-      for (const value of values) out.scalar(value);
+      for (let v = 0; v < values.length; v++) out.scalar(values[v] as DimValue);
     }
     out.number(t.fired);
   }
@@ -241,7 +249,7 @@ export class VisitorState {
     if (hits > hit.visit.botRule.hits && received - visit.s <= hit.visit.botRule.within) visit.bot = 1;
     if (hit.aliases) this.#declare(hit.aliases);
     if (hit.cart) applyCart(visit, hit.cart);
-    if (hit.counts) for (const [metric, n] of hit.counts) addCount(visit, metric, n);
+    if (hit.counts) for (let i = 0; i + 1 < hit.counts.length; i += 2) addCount(visit, hit.counts[i] as string, hit.counts[i + 1] as number);
     if (hit.matches) {
       for (const m of hit.matches) {
         const trigger = triggerVisit(visit, m.slot);
@@ -265,32 +273,49 @@ export class VisitorState {
   /** The state and fields to write, with the next version; undefined when nothing changed. */
   write(visitorTtlMs: number): VisitorWrite | undefined {
     const out = new PackWriter();
-    const write = this.writeTo(out, visitorTtlMs);
-    if (write === undefined) return undefined;
+    const write = newStateWrite();
+    if (!this.writeTo(out, visitorTtlMs, write)) return undefined;
     return { state: out.take(), set: write.set, remove: write.remove, expireMs: write.expireMs };
   }
 
-  /** As write(), the state written into `out` after what it holds. */
-  writeTo(out: PackWriter, visitorTtlMs: number): StateWrite | undefined {
-    if (!this.#changed || !this.#present) return undefined;
-    const set: string[] = ['v', this.#nextVersion()];
-    const remove: string[] = [];
-    if (this.#vnChanged) set.push('vn', String(this.#vn));
-    if (this.#idsChanged) set.push('ids', JSON.stringify(this.#ids));
+  /** As write(), the state written into `out` after what it holds and the rest into `write`; false when nothing changed. */
+  writeTo(out: PackWriter, visitorTtlMs: number, write: StateWrite): boolean {
+    if (!this.#changed || !this.#present) return false;
+    // Written by index, never emptied: V8 frees an array's storage when its length is set to 0.
+    const set = write.set;
+    const remove = write.remove;
+    let n = 0;
+    let m = 0;
+    set[n++] = 'v';
+    set[n++] = this.#nextVersion();
+    if (this.#vnChanged) {
+      set[n++] = 'vn';
+      set[n++] = String(this.#vn);
+    }
+    if (this.#idsChanged) {
+      set[n++] = 'ids';
+      set[n++] = JSON.stringify(this.#ids);
+    }
     if (this.#copies) {
       for (const [field, value] of this.#copies) {
-        if (value === null) remove.push(field);
-        else set.push(field, String(value));
+        if (value === null) remove[m++] = field;
+        else {
+          set[n++] = field;
+          set[n++] = String(value);
+        }
       }
     }
-    const expireMs = this.#startedVisitSpan > 0 ? visitorTtlMs + this.#startedVisitSpan : 0;
+    if (set.length !== n) set.length = n;
+    if (remove.length !== m) remove.length = m;
+    write.expireMs = this.#startedVisitSpan > 0 ? visitorTtlMs + this.#startedVisitSpan : 0;
     const start = out.length;
     out.array(4);
     out.number(this.#vn);
     out.numbers(this.#recent);
     packVisit(out, this.#visits[0]);
     packVisit(out, this.#visits[1]);
-    return { stateLength: out.length - start, set, remove, expireMs };
+    write.stateLength = out.length - start;
+    return true;
   }
 
   /** The write() went through: this state is now what Redis holds, at the next version. */
