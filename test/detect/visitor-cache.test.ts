@@ -7,7 +7,7 @@ import { VisitorState } from '../../src/stages/detect/visitor-state.js';
 
 const day = 86_400_000;
 /** A state read at 0 with 65 s to live: trusted until 5,000 (a minute before it could expire). */
-const read = (cache: VisitorCache, partition: number) => cache.loaded(partition, new VisitorState(`k${partition}`), 0, 65_000);
+const read = (cache: VisitorCache, partition: number) => cache.loaded(partition, `v${partition}`, new VisitorState(`k${partition}`), 0, 65_000);
 
 describe('trustedUntil', () => {
   it('ends a minute before the key could expire, and within a day (a click may set a day from its own time)', () => {

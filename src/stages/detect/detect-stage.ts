@@ -37,8 +37,8 @@ type ApplyReply = [0, 0 | 1] | [1, string[]] | [2, number];
 /** A batch's hits, decoded per attempt. */
 interface Decoded {
   hits: Hit[][];
-  /** The batch's visitor keys, in order of first hit; per hit of `hits`, its visitor's position. */
-  visitorKeys: string[];
+  /** The batch's visitor ids, in order of first hit; per hit of `hits`, its visitor's position. */
+  visitorIds: string[];
   visitorOf: number[];
 }
 
@@ -51,8 +51,8 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
   const states = new PackWriter();
   const write = newStateWrite();
 
-  function decodeBatch(items: ReadonlyArray<StageItem<Hit[]>>, partition: number): Decoded {
-    const visitorKeys: string[] = [];
+  function decodeBatch(items: ReadonlyArray<StageItem<Hit[]>>): Decoded {
+    const visitorIds: string[] = [];
     const visitorIndex = new Map<string, number>();
     const visitorOf: number[] = [];
     const hits: Hit[][] = [];
@@ -65,7 +65,7 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
         if (typeof hit?.visitorId !== 'string' || typeof hit.id !== 'string') continue;
         let visitor = visitorIndex.get(hit.visitorId);
         if (visitor === undefined) {
-          visitor = visitorKeys.push(keys.visitor(partition, hit.visitorId)) - 1;
+          visitor = visitorIds.push(hit.visitorId) - 1;
           visitorIndex.set(hit.visitorId, visitor);
         }
         visitorOf.push(visitor);
@@ -73,27 +73,31 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
       }
       hits.push(kept);
     }
-    return { hits, visitorKeys, visitorOf };
+    return { hits, visitorIds, visitorOf };
   }
 
-  /** The batch's visitor states: from the cache, the others read in one call and cached. */
-  async function statesOf(visitorKeys: readonly string[], partition: number): Promise<CachedVisitor[]> {
-    const entries = visitorKeys.map((key) => cache.get(key));
-    const missing = visitorKeys.filter((_, i) => entries[i] === undefined);
+  /**
+   * The batch's visitor states: from the cache (by visitor id: its hash is already computed, where
+   * a Redis key would be a new string to hash per batch), the others read in one call and cached.
+   */
+  async function statesOf(visitorIds: readonly string[], partition: number): Promise<CachedVisitor[]> {
+    const entries = visitorIds.map((id) => cache.get(id));
+    const missing: string[] = [];
+    for (let i = 0; i < entries.length; i++) if (entries[i] === undefined) missing.push(keys.visitor(partition, visitorIds[i] as string));
     if (missing.length === 0) return entries as CachedVisitor[];
     const at = Date.now();
     const loaded = (await redis.scriptBuffer('reboundDetectLoad', missing, [])) as Loaded[];
     let next = 0;
     return entries.map((entry, i) => {
       if (entry !== undefined) return entry;
-      const [state, version, ids, ttl] = loaded[next++] as Loaded;
-      return cache.loaded(partition, new VisitorState(visitorKeys[i] as string, [state, version, ids]), at, ttl);
+      const [state, version, ids, ttl] = loaded[next] as Loaded;
+      return cache.loaded(partition, visitorIds[i] as string, new VisitorState(missing[next++] as string, [state, version, ids]), at, ttl);
     });
   }
 
   /** States changed by hits that were not written must not stay in the cache. */
-  function forget(visitorKeys: readonly string[]): void {
-    for (const key of visitorKeys) cache.delete(key);
+  function forget(visitorIds: readonly string[]): void {
+    for (const id of visitorIds) cache.delete(id);
   }
 
   /**
@@ -103,11 +107,11 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
    * meanwhile), so the garbage collector finds little of a batch alive when it runs.
    */
   async function applyOnce(partition: number, items: ReadonlyArray<StageItem<Hit[]>>): Promise<ApplyReply> {
-    let batch: Decoded | undefined = decodeBatch(items, partition);
-    const visitorKeys = batch.visitorKeys;
+    let batch: Decoded | undefined = decodeBatch(items);
+    const visitorIds = batch.visitorIds;
     // Taken before the states are read: a write since then by anyone else replaces it in Redis.
     const expected = cache.expected(partition);
-    const entries = await statesOf(visitorKeys, partition);
+    const entries = await statesOf(visitorIds, partition);
     try {
       const token = cache.token();
       const at = Date.now();
@@ -116,7 +120,7 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
       args.push(expected, token);
       const reply = (await redis.script('reboundDetectApply', scriptKeys, args)) as ApplyReply;
       if (reply[0] !== 0) {
-        forget(visitorKeys);
+        forget(visitorIds);
         return reply;
       }
       if (written.length > 0) cache.wrote(partition, token, reply[1] === 1);
@@ -127,7 +131,7 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
       }
       return reply;
     } catch (err) {
-      forget(visitorKeys);
+      forget(visitorIds);
       throw err;
     }
   }

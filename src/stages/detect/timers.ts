@@ -147,7 +147,7 @@ export class TimerTask {
         return;
       }
       // The fired flag changed the visitor's state in Redis.
-      cache.delete(keys.visitor(partition, members[i]![3]));
+      cache.delete(members[i]![3]);
       firedCount++;
       decisions.labels('fired').inc();
       const trigger = triggers.get(members[i]![1]) as CompiledTrigger;

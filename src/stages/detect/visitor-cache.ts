@@ -15,7 +15,7 @@
 // the partition is built.
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { VisitorState } from './visitor-state.js';
+import { ownCopy, type VisitorState } from './visitor-state.js';
 
 /** A cached state and what the process knows of it. */
 export interface CachedVisitor {
@@ -58,12 +58,12 @@ export class VisitorCache {
     this.#states = new LRUCache({ max: size });
   }
 
-  get(key: string): CachedVisitor | undefined {
-    return this.#states.get(key);
+  get(visitorId: string): CachedVisitor | undefined {
+    return this.#states.get(visitorId);
   }
 
-  delete(key: string): void {
-    this.#states.delete(key);
+  delete(visitorId: string): void {
+    this.#states.delete(visitorId);
   }
 
   /** A token for a write: unique to this process and write. */
@@ -77,9 +77,9 @@ export class VisitorCache {
   }
 
   /** Caches a state just read (its key's time to live `ttlMs` at `at`, PTTL's answer): vouched for until it could expire. */
-  loaded(partition: number, state: VisitorState, at: number, ttlMs: number): CachedVisitor {
+  loaded(partition: number, visitorId: string, state: VisitorState, at: number, ttlMs: number): CachedVisitor {
     const entry: CachedVisitor = { state, generation: this.#trust(partition).generation, trustedUntil: trustedUntil(at, ttlMs) };
-    this.#states.set(state.key, entry);
+    this.#states.set(ownCopy(visitorId), entry); // the id decoded from a hit may be a slice of its whole entry
     return entry;
   }
 

@@ -396,13 +396,18 @@ function appended<T>(list: readonly T[], ...values: T[]): T[] {
 const retainedStrings = new Map<string, string>();
 const retainedBound = 20_000;
 
+/**
+ * A copy of `value` that keeps no larger string alive: a slice of a new string one character
+ * longer, which V8 flattens first (a string msgpackr decoded may be a slice of its whole entry).
+ */
+export const ownCopy = (value: string): string => (' ' + value).slice(1);
+
 function retained<T extends DimValue>(value: T): T {
   if (typeof value !== 'string') return value;
   let kept = retainedStrings.get(value);
   if (kept === undefined) {
     if (retainedStrings.size >= retainedBound) retainedStrings.clear();
-    // A slice of a new one-character-longer string: V8 flattens it, so only value.length + 1 characters stay alive.
-    kept = (' ' + value).slice(1);
+    kept = ownCopy(value);
     retainedStrings.set(kept, kept);
   }
   return kept as T;
