@@ -61,47 +61,7 @@ export class PackWriter {
 
   number(value: number): void {
     this.#reserve(9);
-    const b = this.#buffer;
-    const p = this.#position;
-    if (value >>> 0 === value) {
-      if (value < 0x80) {
-        b[p] = value;
-        this.#position = p + 1;
-      } else if (value < 0x100) {
-        b[p] = 0xcc;
-        b[p + 1] = value;
-        this.#position = p + 2;
-      } else if (value < 0x10000) {
-        b[p] = 0xcd;
-        this.#view.setUint16(p + 1, value);
-        this.#position = p + 3;
-      } else {
-        b[p] = 0xce;
-        this.#view.setUint32(p + 1, value);
-        this.#position = p + 5;
-      }
-    } else if (value >> 0 === value) {
-      if (value >= -0x20) {
-        b[p] = value & 0xff;
-        this.#position = p + 1;
-      } else if (value >= -0x80) {
-        b[p] = 0xd0;
-        this.#view.setInt8(p + 1, value);
-        this.#position = p + 2;
-      } else if (value >= -0x8000) {
-        b[p] = 0xd1;
-        this.#view.setInt16(p + 1, value);
-        this.#position = p + 3;
-      } else {
-        b[p] = 0xd2;
-        this.#view.setInt32(p + 1, value);
-        this.#position = p + 5;
-      }
-    } else {
-      b[p] = 0xcb;
-      this.#view.setFloat64(p + 1, value);
-      this.#position = p + 9;
-    }
+    this.#position = writeNumber(this.#buffer, this.#view, this.#position, value);
   }
 
   string(value: string): void {
@@ -136,10 +96,16 @@ export class PackWriter {
     else this.boolean(value);
   }
 
-  /** An array of numbers. */
+  /** An array of numbers (room reserved once for all of them). */
   numbers(values: readonly number[]): void {
-    this.array(values.length);
-    for (let i = 0; i < values.length; i++) this.number(values[i] as number);
+    const n = values.length;
+    this.#reserve(5 + 9 * n);
+    this.array(n);
+    const b = this.#buffer;
+    const view = this.#view;
+    let p = this.#position;
+    for (let i = 0; i < n; i++) p = writeNumber(b, view, p, values[i] as number);
+    this.#position = p;
   }
 
   #utf8(value: string): void {
@@ -171,4 +137,57 @@ export class PackWriter {
     this.#buffer = grown;
     this.#view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
   }
+}
+
+/** Writes `value` at `p` (room for 9 bytes reserved); the position after it. */
+function writeNumber(b: Buffer, view: DataView, p: number, value: number): number {
+  if (value >>> 0 === value) {
+    if (value < 0x80) {
+      b[p] = value;
+      return p + 1;
+    }
+    if (value < 0x100) {
+      b[p] = 0xcc;
+      b[p + 1] = value;
+      return p + 2;
+    }
+    if (value < 0x10000) {
+      b[p] = 0xcd;
+      b[p + 1] = value >>> 8;
+      b[p + 2] = value;
+      return p + 3;
+    }
+    b[p] = 0xce;
+    b[p + 1] = value >>> 24;
+    b[p + 2] = value >>> 16;
+    b[p + 3] = value >>> 8;
+    b[p + 4] = value;
+    return p + 5;
+  }
+  if (value >> 0 === value) {
+    if (value >= -0x20) {
+      b[p] = value & 0xff;
+      return p + 1;
+    }
+    if (value >= -0x80) {
+      b[p] = 0xd0;
+      b[p + 1] = value;
+      return p + 2;
+    }
+    if (value >= -0x8000) {
+      b[p] = 0xd1;
+      b[p + 1] = value >> 8;
+      b[p + 2] = value;
+      return p + 3;
+    }
+    b[p] = 0xd2;
+    b[p + 1] = value >> 24;
+    b[p + 2] = value >> 16;
+    b[p + 3] = value >> 8;
+    b[p + 4] = value;
+    return p + 5;
+  }
+  b[p] = 0xcb;
+  view.setFloat64(p + 1, value);
+  return p + 9;
 }
