@@ -8,7 +8,6 @@
 // (--entries: entries per batch; --snapshot: a heap snapshot after the last round, its cached states
 // alive; add --cpu-prof --cpu-prof-dir=DIR for a CPU profile, summarized by bench/support/cpu-profile.ts,
 // or --trace-gc-nvp for what each garbage collection copied and promoted)
-import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { writeHeapSnapshot } from 'node:v8';
 import { decode } from '../../src/core/codec.js';
@@ -22,6 +21,7 @@ import { VisitorCache } from '../../src/stages/detect/visitor-cache.js';
 import type { StageItem } from '../../src/stages/runtime/stage.js';
 import type { Hit } from '../../src/model/hit.js';
 import { startRedis } from '../../test/support/redis-server.js';
+import { AllocationSampler } from './alloc-profile.js';
 import { hitEntries, triggers } from '../scenarios/detect.js';
 
 const { values: options } = parseArgs({
@@ -64,12 +64,11 @@ const redis = {
   script: async () => [0, 1],
 } as unknown as RedisPort;
 
-const session = new Session();
-if (options.alloc) session.connect();
+const sampler = new AllocationSampler();
 const cpu: number[] = [];
 for (let round = 0; round < rounds; round++) {
   // The first round warms the code up; allocation is sampled from the second on.
-  if (round === 1 && options.alloc) await session.post('HeapProfiler.startSampling', { samplingInterval: 2048, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  if (round === 1 && options.alloc) await sampler.start();
   const stage = detectStage(redis, keys, () => definitions, { visitorTtlMs: 7 * 86_400_000, cache: new VisitorCache(50_000) });
   const before = process.cpuUsage();
   let next = 0;
@@ -89,20 +88,4 @@ for (let round = 0; round < rounds; round++) {
 const sorted = cpu.slice(1).sort((a, b) => a - b);
 console.log(`after the first round: min ${sorted[0]!.toFixed(2)}, median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)} µs per hit (${hits.toLocaleString('en-US')} hits a round)`);
 
-if (options.alloc) {
-  interface Node { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: Node[] }
-  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: Node } };
-  const bySite = new Map<string, number>();
-  let total = 0;
-  const walk = (node: Node, caller: string): void => {
-    const name = node.callFrame.functionName || '(anonymous)';
-    const site = `${name} ${node.callFrame.url.replace(/^.*?\/(node_modules|src)\//, '$1/')} ← ${caller}`;
-    if (node.selfSize > 0) bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
-    total += node.selfSize;
-    for (const child of node.children) walk(child, name);
-  };
-  walk(profile.head, '');
-  const sampled = hits * (rounds - 1);
-  console.log(`allocated ${Math.round(total / sampled)} B per hit; by site (function file ← caller):`);
-  for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${String(Math.round(bytes / sampled)).padStart(6)} B  ${site}`);
-}
+if (options.alloc) console.log(await sampler.stop(hits * (rounds - 1), 'hit'));
