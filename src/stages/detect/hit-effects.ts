@@ -159,5 +159,3 @@ export class EffectBuilder {
     return values;
   }
 }
-
-
