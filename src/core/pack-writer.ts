@@ -8,6 +8,8 @@
 // the arrays msgpackr would need.
 
 const initialBytes = 64 * 1024;
+/** A buffer grown larger is dropped by clear(). */
+const keptBytes = 8 * 1024 * 1024;
 
 export class PackWriter {
   #buffer = Buffer.allocUnsafe(initialBytes);
@@ -19,9 +21,10 @@ export class PackWriter {
     return this.#position;
   }
 
-  /** Forgets what was written. */
+  /** Forgets what was written (and a buffer grown past `keptBytes` by an unusually large batch). */
   clear(): void {
     this.#position = 0;
+    if (this.#buffer.length > keptBytes) this.#setBuffer(Buffer.allocUnsafe(initialBytes));
   }
 
   /** A copy of what was written; the writer starts again, empty. */
@@ -134,8 +137,12 @@ export class PackWriter {
     if (this.#position + bytes <= this.#buffer.length) return;
     const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#position + bytes));
     this.#buffer.copy(grown, 0, 0, this.#position);
-    this.#buffer = grown;
-    this.#view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
+    this.#setBuffer(grown);
+  }
+
+  #setBuffer(buffer: Buffer<ArrayBuffer>): void {
+    this.#buffer = buffer;
+    this.#view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   }
 }
 

@@ -69,6 +69,17 @@ describe('PackWriter', () => {
     expect(decode(out.take())).toEqual([7]);
   });
 
+  it('keeps writing correctly after clear() dropped a buffer grown by a very large value', () => {
+    const out = new PackWriter();
+    out.string('x'.repeat(9 * 1024 * 1024));
+    out.clear();
+    out.array(3);
+    out.number(7);
+    out.string('y'.repeat(40));
+    out.number(1.5);
+    expect(decode(out.take())).toEqual([7, 'y'.repeat(40), 1.5]);
+  });
+
   describe('read by Redis Lua cmsgpack', () => {
     let server: RedisProcess;
     let redis: Redis;
