@@ -55,6 +55,17 @@ describe('visitor state de-duplication', () => {
   });
 });
 
+describe('visitor state written back', () => {
+  it('stays readable when a state written by hand ends a [key, value, …] list with a key alone', () => {
+    const visit = [t0, t0, t0, t0, 1, 0, [], [], [], [7, [[], 0, ['pageName'], 0], 9]];
+    const state = new VisitorState('k', [encodePlain([1, [], visit, 0]), Buffer.from('1'), null]);
+    state.apply(effect(5, 10), new Map());
+    const stored = decode<[number, unknown, unknown[], unknown]>((state.write(0) as { state: Buffer }).state);
+    expect(stored[2][4]).toBe(2);
+    expect(stored[2][9]).toEqual([7, [[], 0, [], 0]]);
+  });
+});
+
 describe('the hit id hash', () => {
   it('keeps 30 bits and rarely confuses two ids, sequential or random', () => {
     for (const ids of [Array.from({ length: 100_000 }, (_, i) => `b-${i}`), Array.from({ length: 100_000 }, () => randomUUID())]) {

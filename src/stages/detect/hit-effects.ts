@@ -6,9 +6,7 @@ import type { DimValue, Hit } from '../../model/hit.js';
 import type { Source } from '../../model/source.js';
 import type { StoredTrigger } from '../../model/trigger-store.js';
 import { dimensionReader, ValueCollector, type DimensionReader } from './hit-values.js';
-import type { Match, SourceIndex, TriggerIndex } from './trigger-index.js';
-
-const noMatches: readonly Match[] = [];
+import { noMatches, type Match, type SourceIndex, type TriggerIndex } from './trigger-index.js';
 
 /** Visit rules of a hit whose source is unknown to this process (SPEC §4 defaults). */
 export const defaultVisit: Source['visit'] = { inactivity: 30 * 60_000, maxDuration: 12 * 3_600_000, maxHits: 2500, botRule: { hits: 100, within: 100_000 } };

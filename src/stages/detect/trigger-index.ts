@@ -64,7 +64,7 @@ interface CompiledContainer {
 const isMetric = (condition: Condition): condition is MetricCondition => 'metric' in condition;
 
 /** What evaluate returns for a hit that matches nothing, and a match's include before it has any (never mutated). */
-const noMatches: readonly Match[] = [];
+export const noMatches: readonly Match[] = [];
 const noContainers: readonly number[] = [];
 
 function holdsAll(predicates: readonly HitPredicate[], hit: Hit): boolean {

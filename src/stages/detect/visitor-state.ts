@@ -162,15 +162,17 @@ function packVisit(out: PackWriter, visit: Visit | undefined): void {
   const counts = visit.counts;
   out.array(counts.length);
   for (let i = 0; i < counts.length; i++) out.scalar(counts[i] as string | number);
+  // [key, value, …] lists are written by pairs, so their header counts whole pairs (a state
+  // written by hand may end with a key alone).
   const triggers = visit.triggers;
-  out.array(triggers.length);
+  out.array(triggers.length & ~1);
   for (let i = 0; i + 1 < triggers.length; i += 2) {
     out.number(triggers[i] as number);
     const t = triggers[i + 1] as TriggerVisit;
     out.array(4);
     out.numbers(t.include);
     out.number(t.excluded);
-    out.array(t.metadata.length);
+    out.array(t.metadata.length & ~1);
     for (let m = 0; m + 1 < t.metadata.length; m += 2) {
       out.string(t.metadata[m] as string);
       const values = t.metadata[m + 1] as DimValue[];
@@ -189,6 +191,9 @@ function parseIds(raw: string | null): Record<string, string> {
   if (raw !== null) Object.assign(ids, JSON.parse(raw) as Record<string, string>);
   return ids;
 }
+
+/** write()'s writer, shared: write() is synchronous and take() copies (a writer per call would allocate its 64 KB buffer each time). */
+const ownStateWriter = new PackWriter();
 
 export class VisitorState {
   readonly key: string;
@@ -272,10 +277,9 @@ export class VisitorState {
 
   /** The state and fields to write, with the next version; undefined when nothing changed. */
   write(visitorTtlMs: number): VisitorWrite | undefined {
-    const out = new PackWriter();
     const write = newStateWrite();
-    if (!this.writeTo(out, visitorTtlMs, write)) return undefined;
-    return { state: out.take(), set: write.set, remove: write.remove, expireMs: write.expireMs };
+    if (!this.writeTo(ownStateWriter, visitorTtlMs, write)) return undefined;
+    return { state: ownStateWriter.take(), set: write.set, remove: write.remove, expireMs: write.expireMs };
   }
 
   /** As write(), the state written into `out` after what it holds and the rest into `write`; false when nothing changed. */
