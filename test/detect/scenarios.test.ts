@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { toAdobeMessage } from '../../src/model/trigger-message.js';
 import { waitFor } from '../support/processes.js';
 import { encodeHits, type Hit } from '../../src/model/hit.js';
+import { decode } from '../../src/core/codec.js';
 import { detectGroup } from '../../src/stages/detect/detect-stage.js';
+import { versionPrefix } from '../../src/stages/detect/visitor-state.js';
 import { hit, sleep, startTestDetect, type TestDetect } from './detect-helpers.js';
 
 const cartAbandonment = {
@@ -185,6 +187,28 @@ describe('visitor state', () => {
       await t.send({ visitorId: 'ttl-1', type: 'page', pageName: 'cart' });
       await waitFor('the second visit', async () => (await redis.hget(key, 'vn')) === '2', 10_000);
       expect(await client.pttl(key)).toBeGreaterThan(config.detect.visitorTtl + longestVisit - 60_000);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('a state stored before its version moved into it (the field v) still fires, and is written back with the version first', async () => {
+    const { redis, keys } = t.runtime;
+    const key = keys.visitor(keys.partitionOf('legacy-1'), 'legacy-1');
+    await t.send({ visitorId: 'legacy-1', pageName: 'cart', events: ['scAdd'], products: [{ sku: 'SKU-L' }] });
+    await waitFor('the visitor state', async () => (await redis.hget(key, 'vn')) !== null, 10_000);
+    const client = new Redis(inject('redisUrl'));
+    try {
+      // As an earlier release stored it: the state alone in s, its version in v.
+      const written = (await client.hgetBuffer(key, 's')) as Buffer;
+      const prefix = versionPrefix(written)!;
+      await client.hset(key, 's', written.subarray(prefix.at), 'v', String(prefix.version));
+      await waitFor('the cart abandonment', async () => (await firedFor('legacy-1', 'cart-abandonment')).length > 0, 10_000);
+      expect((await firedFor('legacy-1'))[0]!.cart).toEqual([{ sku: 'SKU-L', quantity: 1 }]);
+      expect(await client.hexists(key, 'v')).toBe(0);
+      const fired = (await client.hgetBuffer(key, 's')) as Buffer;
+      expect(versionPrefix(fired)?.version).toBe(prefix.version + 1);
+      expect(decode<unknown[]>(fired.subarray(versionPrefix(fired)!.at))[0]).toBe(1); // the visit number, first in the state
     } finally {
       client.disconnect();
     }

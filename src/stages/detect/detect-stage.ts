@@ -169,7 +169,7 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
       const state = entry.state;
       if (!state.writeTo(states, settings.visitorTtlMs, write)) continue;
       plan.number(scriptKeys.push(state.key));
-      plan.string(state.version);
+      plan.number(state.version);
       plan.number(cache.trusted(partition, entry, now) ? 0 : 1);
       plan.number(write.stateLength);
       plan.number(write.expireMs);

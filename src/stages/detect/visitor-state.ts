@@ -4,9 +4,11 @@
 // so a retried message never counts twice.
 //
 // The state lives in the visitor's Redis hash (keys.visitor):
-//   s   the state below as plain MessagePack, written whole (one field, whatever the triggers)
-//   v   version, bumped by every write of detect (apply and fire): a write computed from an older
-//       state is refused (lua/detect-apply.lua)
+//   s   the state's version, then the state below, as plain MessagePack (two values one after
+//       the other), written whole (one field, whatever the triggers). The version is bumped by
+//       every write of detect (apply and fire): a write computed from an older state is refused
+//       (lua/detect-apply.lua). A state written before the version moved into it starts with
+//       the state itself, its version in the field v, removed at its next write.
 //   ids declared ids (JSON), vn visit number, <p><slot>x earliest excluded hit of a trigger in
 //       the visit of parity p: copies of what the campaign side reads (stages/campaign/visitor.ts)
 //   link written by the click redirect; detect never touches it
@@ -66,8 +68,27 @@ function newVisit(s: number, l: number, f: number, t: number, h: number, bot: nu
 /** Positions of a stored visit's fields (lua/detect-fire.lua reads them at these positions + 1). */
 const S = 0, L = 1, F = 2, T = 3, H = 4, BOT = 5, ARMED = 6, CART = 7, COUNTS = 8, TRIGGERS = 9;
 
-/** What detect-load.lua returns for a visitor: the fields s, v and ids (absent: null). */
-export type LoadedVisitor = [state: Buffer | null, version: Buffer | null, ids: Buffer | null];
+/** What detect-load.lua returns for a visitor: the fields s, v (versions written before they moved into s) and ids (absent: null). */
+export type LoadedVisitor = [state: Buffer | null, legacyVersion: Buffer | null, ids: Buffer | null];
+
+/**
+ * The version a stored state starts with and where the state after it begins; undefined for a
+ * state written before the version moved into it (it starts with an array). The same rule as
+ * lua/detect-apply.lua and lua/detect-fire.lua: a first byte of an unsigned integer or a float64.
+ */
+export function versionPrefix(s: Uint8Array): { version: number; at: number } | undefined {
+  const b = s[0];
+  if (b === undefined) return undefined;
+  if (b < 0x80) return { version: b, at: 1 };
+  const view = new DataView(s.buffer, s.byteOffset, s.byteLength);
+  const sized = (at: number, read: () => number) => (s.length >= at ? { version: read(), at } : undefined);
+  if (b === 0xcc) return sized(2, () => view.getUint8(1));
+  if (b === 0xcd) return sized(3, () => view.getUint16(1));
+  if (b === 0xce) return sized(5, () => view.getUint32(1));
+  if (b === 0xcf) return sized(9, () => Number(view.getBigUint64(1)));
+  if (b === 0xcb) return sized(9, () => view.getFloat64(1));
+  return undefined;
+}
 
 /**
  * What writeTo() writes besides the state, which goes into a PackWriter (a batch's states, one
@@ -76,7 +97,7 @@ export type LoadedVisitor = [state: Buffer | null, version: Buffer | null, ids: 
 export interface StateWrite {
   /** Bytes of the state in the writer. */
   stateLength: number;
-  /** Field, value pairs to set besides the state, the new version first. */
+  /** Field, value pairs to set besides the state (the new version is in the state). */
   set: string[];
   remove: string[];
   /**
@@ -197,8 +218,10 @@ const ownStateWriter = new PackWriter();
 
 export class VisitorState {
   readonly key: string;
-  /** The version this state was read or last written at, '' for none: a write is refused if Redis has another. */
-  #version: string;
+  /** The version this state was read or last written at, 0 for none: a write is refused if Redis has another. */
+  #version: number;
+  /** Read from the field v (a state written before the version moved into s): the next write removes it. */
+  #legacyVersion: boolean;
   /** Absent until the first hit of a visitor without a stored state. */
   #present: boolean;
   #vn = 0;
@@ -217,12 +240,14 @@ export class VisitorState {
   /** Copies of excluded-hit fields to write (a time) or remove (null); created when needed (a Map is ~190 B, and most states never need one). */
   #copies: Map<string, number | null> | undefined;
 
-  constructor(key: string, [state, version, ids]: LoadedVisitor = [null, null, null]) {
+  constructor(key: string, [state, legacyVersion, ids]: LoadedVisitor = [null, null, null]) {
     this.key = key;
-    this.#version = version === null ? '' : version.toString('latin1');
+    const prefix = state === null ? undefined : versionPrefix(state);
+    this.#legacyVersion = prefix === undefined && legacyVersion !== null;
+    this.#version = prefix?.version ?? (Number(legacyVersion?.toString('latin1')) || 0);
     this.#present = state !== null;
     if (state !== null) {
-      const stored = decode<unknown>(state);
+      const stored = decode<unknown>(prefix === undefined ? state : state.subarray(prefix.at));
       if (Array.isArray(stored)) {
         this.#vn = numberOf(stored[0]);
         this.#recent = recentOf(stored[1]);
@@ -233,7 +258,7 @@ export class VisitorState {
     this.#idsRaw = ids === null ? null : ids.toString('utf8');
   }
 
-  get version(): string {
+  get version(): number {
     return this.#version;
   }
 
@@ -290,8 +315,7 @@ export class VisitorState {
     const remove = write.remove;
     let n = 0;
     let m = 0;
-    set[n++] = 'v';
-    set[n++] = this.#nextVersion();
+    if (this.#legacyVersion) remove[m++] = 'v';
     if (this.#vnChanged) {
       set[n++] = 'vn';
       set[n++] = String(this.#vn);
@@ -313,6 +337,7 @@ export class VisitorState {
     if (remove.length !== m) remove.length = m;
     write.expireMs = this.#startedVisitSpan > 0 ? visitorTtlMs + this.#startedVisitSpan : 0;
     const start = out.length;
+    out.number(this.#version + 1);
     out.array(4);
     out.number(this.#vn);
     out.numbers(this.#recent);
@@ -325,14 +350,11 @@ export class VisitorState {
   /** The write() went through: this state is now what Redis holds, at the next version. */
   committed(): void {
     if (!this.#changed) return;
-    this.#version = this.#nextVersion();
+    this.#version++;
+    this.#legacyVersion = false;
     this.#changed = this.#idsChanged = this.#vnChanged = false;
     this.#startedVisitSpan = 0;
     this.#copies = undefined;
-  }
-
-  #nextVersion(): string {
-    return String((Number(this.#version) || 0) + 1);
   }
 
   /** Whether the hash is among the recent ones; if not, it becomes the newest (in place: no allocation per hit). */

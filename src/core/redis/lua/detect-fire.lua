@@ -24,13 +24,22 @@ local plan = cmsgpack.unpack(ARGV[2])
 local triggers = {}
 for _, t in ipairs(plan[1]) do triggers[t[1]] = t end
 
--- The visitor's state (field s) as a Lua table; positions are those of
--- src/stages/detect/visitor-state.ts plus one: {vn, dd, odd visit, even visit}; a visit {s, l, f,
--- t, h, bot, armed, cart, counts, triggers}; a trigger visit {include, excluded, metadata, fired}.
+-- The visitor's state (field s: its version, then the state) as a Lua table, and its version;
+-- positions are those of src/stages/detect/visitor-state.ts plus one: {vn, dd, odd visit, even
+-- visit}; a visit {s, l, f, t, h, bot, armed, cart, counts, triggers}; a trigger visit {include,
+-- excluded, metadata, fired}. A state written before the version moved into s starts with the
+-- state (an array), its version in the field v: legacy is then true.
 local function stateOf(key)
   local raw = redis.call('HGET', key, 's')
   if not raw then return nil end
-  return cmsgpack.unpack(raw)
+  local b = string.byte(raw, 1) or 0
+  if b < 0x80 or b == 0xcc or b == 0xcd or b == 0xce or b == 0xcf or b == 0xcb then
+    local at, version = cmsgpack.unpack_one(raw)
+    if at < 0 then return nil end
+    local _, state = cmsgpack.unpack_one(raw, at)
+    return state, version, false
+  end
+  return cmsgpack.unpack(raw), tonumber(redis.call('HGET', key, 'v')) or 0, true
 end
 
 -- The value after `key` in a {key, value, key, value, …} list, or nil.
@@ -71,8 +80,8 @@ local function decide(member, slot, k, visitor, key)
   end
   if trigger == nil then return drop('gone') end
   local kind, delay = trigger[2], trigger[3]
-  local state = stateOf(key)
-  if state == nil then return drop('gone') end
+  local state, version, legacy = stateOf(key)
+  if type(state) ~= 'table' then return drop('gone') end
   local vn = state[1]
   if vn < k or vn - k >= 2 then return drop('gone') end
   local visit = state[3]
@@ -129,8 +138,8 @@ local function decide(member, slot, k, visitor, key)
   -- state before it read the state again (detect-apply.lua).
   if written == 0 then written = redis.call('GET', KEYS[3]) == ARGV[5] and 1 or 2 end
   t[4] = now
-  redis.call('HSET', key, 's', cmsgpack.pack(state))
-  redis.call('HINCRBY', key, 'v', 1)
+  redis.call('HSET', key, 's', cmsgpack.pack(version + 1, state))
+  if legacy then redis.call('HDEL', key, 'v') end
   redis.call('ZREM', timers, member)
   local ids = redis.call('HGET', key, 'ids') or ''
   local record = { trigger[7], visitor, now, first, visit[4], path, metadataJson(t[3]), cartJson(visit[8]), ids, kind, satisfied, k, slot }
