@@ -13,9 +13,10 @@ interface ProfileNode {
 export class AllocationSampler {
   readonly #session = new Session();
 
-  async start(): Promise<void> {
+  /** `survivors`: only objects that lived through a scavenge (those it copies or promotes) are counted. */
+  async start(survivors = false): Promise<void> {
     this.#session.connect();
-    await this.#session.post('HeapProfiler.startSampling', { samplingInterval: 2048, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+    await this.#session.post('HeapProfiler.startSampling', { samplingInterval: 2048, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivors } as never);
   }
 
   /** Stops sampling: the bytes allocated per `unit` (per hit, say) in all and by site (function file ← caller), the `top` largest. */

@@ -25,7 +25,7 @@ import { AllocationSampler } from './alloc-profile.js';
 import { hitEntries, triggers } from '../scenarios/detect.js';
 
 const { values: options } = parseArgs({
-  options: { rounds: { type: 'string', default: '6' }, entries: { type: 'string', default: '26' }, alloc: { type: 'boolean', default: false }, snapshot: { type: 'string' } },
+  options: { rounds: { type: 'string', default: '6' }, entries: { type: 'string', default: '26' }, alloc: { type: 'boolean', default: false }, survivors: { type: 'boolean', default: false }, snapshot: { type: 'string' } },
 });
 const rounds = Math.max(2, Number(options.rounds));
 // 26: what the runtime reads per partition in the benchmark (stages.batchBytes 256 KB of ~10 KB entries).
@@ -68,7 +68,7 @@ const sampler = new AllocationSampler();
 const cpu: number[] = [];
 for (let round = 0; round < rounds; round++) {
   // The first round warms the code up; allocation is sampled from the second on.
-  if (round === 1 && options.alloc) await sampler.start();
+  if (round === 1 && (options.alloc || options.survivors)) await sampler.start(options.survivors);
   const stage = detectStage(redis, keys, () => definitions, { visitorTtlMs: 7 * 86_400_000, cache: new VisitorCache(50_000) });
   const before = process.cpuUsage();
   let next = 0;
@@ -88,4 +88,4 @@ for (let round = 0; round < rounds; round++) {
 const sorted = cpu.slice(1).sort((a, b) => a - b);
 console.log(`after the first round: min ${sorted[0]!.toFixed(2)}, median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)} µs per hit (${hits.toLocaleString('en-US')} hits a round)`);
 
-if (options.alloc) console.log(await sampler.stop(hits * (rounds - 1), 'hit'));
+if (options.alloc || options.survivors) console.log(await sampler.stop(hits * (rounds - 1), 'hit'));

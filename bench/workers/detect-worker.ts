@@ -25,7 +25,8 @@ const runtime = await bootstrap(config, logger);
 exitOnSignals(runtime.lifecycle, config.shutdownTimeout, logger);
 
 // BENCH_ALLOC_PROF=<dir>: bytes allocated by site from "go" until the worker stops, per hit of
-// BENCH_ALLOC_HITS, written to <dir>/alloc-<pid>.txt (registered first, so it runs after the drain).
+// BENCH_ALLOC_HITS, written to <dir>/alloc-<pid>.txt (registered first, so it runs after the drain);
+// with BENCH_ALLOC_SURVIVORS=1, only the objects that lived through a scavenge.
 const allocDir = env.BENCH_ALLOC_PROF;
 const sampler = allocDir ? new AllocationSampler() : undefined;
 if (allocDir && sampler) {
@@ -37,7 +38,7 @@ if (allocDir && sampler) {
 const lines = createInterface({ input: process.stdin });
 lines.once('close', () => process.kill(process.pid, 'SIGTERM'));
 lines.once('line', async () => {
-  await sampler?.start();
+  await sampler?.start(env.BENCH_ALLOC_SURVIVORS === '1');
   void startDetect(runtime).then(
     () => process.stdout.write('started\n'),
     (err: unknown) => {

@@ -15,6 +15,7 @@ import type { Keys } from '../../core/redis/keys.js';
 import type { Hit } from '../../model/hit.js';
 import { acknowledged, type StageDefinition, type StageItem } from '../runtime/stage.js';
 import type { DetectDefinitions } from './definitions.js';
+import type { EffectBuilder } from './hit-effects.js';
 import type { CachedVisitor, VisitorCache } from './visitor-cache.js';
 import { newStateWrite, VisitorState, type LoadedVisitor, type TimerArms } from './visitor-state.js';
 
@@ -34,12 +35,66 @@ type Loaded = [...LoadedVisitor, number];
 /** [0, 1 when the expected token was found] | … (lua/detect-apply.lua). */
 type ApplyReply = [0, 0 | 1] | [1, string[]] | [2, number];
 
-/** A batch's hits, decoded per attempt. */
-interface Decoded {
-  hits: Hit[][];
-  /** The batch's visitor ids, in order of first hit; per hit of `hits`, its visitor's position. */
-  visitorIds: string[];
-  visitorOf: number[];
+/** The hits of an entry, decoded from its bytes (not item.value: the runtime would keep the decoded hits until the batch ends). */
+function hitsOf(item: StageItem<Hit[]>): Hit[] {
+  const value = decode<unknown>(item.data);
+  if (!Array.isArray(value)) throw new ReboundError('CODEC_DECODE_FAILED', 'a hits entry must hold an array of hits');
+  return value as Hit[];
+}
+
+/** Hits without a visitor id or a hit id are skipped. */
+const applicable = (hit: Hit | undefined): hit is Hit => typeof hit?.visitorId === 'string' && typeof hit.id === 'string';
+
+/** One attempt's visitors: in order of first hit, with their states from the cache or read. */
+class BatchVisitors {
+  readonly visitorIds: string[] = [];
+  readonly #states: Array<CachedVisitor | undefined> = [];
+  readonly #index = new Map<string, number>();
+  readonly #cache: VisitorCache;
+
+  constructor(cache: VisitorCache) {
+    this.#cache = cache;
+  }
+
+  /** Adds the visitors of `hits`; whether every one of them has its state at hand. */
+  add(hits: readonly Hit[]): boolean {
+    let ready = true;
+    for (const hit of hits) {
+      if (!applicable(hit)) continue;
+      let visitor = this.#index.get(hit.visitorId);
+      if (visitor === undefined) {
+        visitor = this.visitorIds.push(hit.visitorId) - 1;
+        this.#index.set(hit.visitorId, visitor);
+        // By visitor id: its hash is already computed, where a Redis key would be a new string to hash per batch.
+        this.#states.push(this.#cache.get(hit.visitorId));
+      }
+      if (this.#states[visitor] === undefined) ready = false;
+    }
+    return ready;
+  }
+
+  /** Applies `hits`, all of whose visitors have their state at hand. */
+  apply(hits: readonly Hit[], effects: EffectBuilder, arms: TimerArms): void {
+    for (const hit of hits) if (applicable(hit)) (this.#states[this.#index.get(hit.visitorId) as number] as CachedVisitor).state.apply(effects.effect(hit), arms);
+  }
+
+  /** Reads the missing states in one call (lua/detect-load.lua) and caches them. */
+  async load(redis: RedisPort, keys: Keys, partition: number): Promise<void> {
+    const missing: number[] = [];
+    for (let i = 0; i < this.#states.length; i++) if (this.#states[i] === undefined) missing.push(i);
+    const missingKeys = missing.map((i) => keys.visitor(partition, this.visitorIds[i] as string));
+    const at = Date.now();
+    const loaded = (await redis.scriptBuffer('reboundDetectLoad', missingKeys, [])) as Loaded[];
+    missing.forEach((i, n) => {
+      const [state, legacyVersion, ids, ttl] = loaded[n] as Loaded;
+      this.#states[i] = this.#cache.loaded(partition, this.visitorIds[i] as string, new VisitorState(missingKeys[n] as string, [state, legacyVersion, ids]), at, ttl);
+    });
+  }
+
+  /** Every visitor's state (after load()). */
+  get states(): readonly CachedVisitor[] {
+    return this.#states as CachedVisitor[];
+  }
 }
 
 export function detectStage(redis: RedisPort, keys: Keys, definitions: () => DetectDefinitions, settings: DetectStageSettings): StageDefinition<Hit[]> {
@@ -51,50 +106,6 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
   const states = new PackWriter();
   const write = newStateWrite();
 
-  function decodeBatch(items: ReadonlyArray<StageItem<Hit[]>>): Decoded {
-    const visitorIds: string[] = [];
-    const visitorIndex = new Map<string, number>();
-    const visitorOf: number[] = [];
-    const hits: Hit[][] = [];
-    for (const item of items) {
-      // The entry's bytes, not item.value: the runtime would keep the decoded hits until the batch ends.
-      const value = decode<unknown>(item.data);
-      if (!Array.isArray(value)) throw new ReboundError('CODEC_DECODE_FAILED', 'a hits entry must hold an array of hits');
-      const kept: Hit[] = [];
-      for (const hit of value as Hit[]) {
-        if (typeof hit?.visitorId !== 'string' || typeof hit.id !== 'string') continue;
-        let visitor = visitorIndex.get(hit.visitorId);
-        if (visitor === undefined) {
-          visitor = visitorIds.push(hit.visitorId) - 1;
-          visitorIndex.set(hit.visitorId, visitor);
-        }
-        visitorOf.push(visitor);
-        kept.push(hit);
-      }
-      hits.push(kept);
-    }
-    return { hits, visitorIds, visitorOf };
-  }
-
-  /**
-   * The batch's visitor states: from the cache (by visitor id: its hash is already computed, where
-   * a Redis key would be a new string to hash per batch), the others read in one call and cached.
-   */
-  async function statesOf(visitorIds: readonly string[], partition: number): Promise<CachedVisitor[]> {
-    const entries = visitorIds.map((id) => cache.get(id));
-    const missing: string[] = [];
-    for (let i = 0; i < entries.length; i++) if (entries[i] === undefined) missing.push(keys.visitor(partition, visitorIds[i] as string));
-    if (missing.length === 0) return entries as CachedVisitor[];
-    const at = Date.now();
-    const loaded = (await redis.scriptBuffer('reboundDetectLoad', missing, [])) as Loaded[];
-    let next = 0;
-    return entries.map((entry, i) => {
-      if (entry !== undefined) return entry;
-      const [state, version, ids, ttl] = loaded[next] as Loaded;
-      return cache.loaded(partition, visitorIds[i] as string, new VisitorState(missing[next++] as string, [state, version, ids]), at, ttl);
-    });
-  }
-
   /** States changed by hits that were not written must not stay in the cache. */
   function forget(visitorIds: readonly string[]): void {
     for (const id of visitorIds) cache.delete(id);
@@ -102,25 +113,39 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
 
   /**
    * One read-apply-write round: applied, or the ids of entries found no longer pending, or a
-   * conflict. Hits are decoded from the entries' bytes and applied within the synchronous part:
-   * only ids, keys and the bytes to write wait on Redis (batches of other partitions run
-   * meanwhile), so the garbage collector finds little of a batch alive when it runs.
+   * conflict. Each entry's hits are decoded from its bytes and applied in the synchronous part,
+   * as soon as their visitors' states are at hand, then dropped: hits alive while more are decoded
+   * or while Redis answers live through a scavenge, which copies them (the decoded hits of the
+   * batch were half of what the detect benchmark's scavenges copied). From the first entry with a
+   * state to read on, entries only add their visitors; the states are read in one call and those
+   * entries decoded again, in order (a visitor's hits are applied in stream order).
    */
   async function applyOnce(partition: number, items: ReadonlyArray<StageItem<Hit[]>>): Promise<ApplyReply> {
-    let batch: Decoded | undefined = decodeBatch(items);
-    const visitorIds = batch.visitorIds;
     // Taken before the states are read: a write since then by anyone else replaces it in Redis.
     const expected = cache.expected(partition);
-    const entries = await statesOf(visitorIds, partition);
+    const effects = definitions().effects;
+    const arms: TimerArms = new Map();
+    const visitors = new BatchVisitors(cache);
     try {
+      let applied = 0;
+      for (let i = 0; i < items.length; i++) {
+        const hits = hitsOf(items[i] as StageItem<Hit[]>);
+        if (visitors.add(hits) && applied === i) {
+          visitors.apply(hits, effects, arms);
+          applied++;
+        }
+      }
+      if (applied < items.length) {
+        await visitors.load(redis, keys, partition);
+        for (let i = applied; i < items.length; i++) visitors.apply(hitsOf(items[i] as StageItem<Hit[]>), effects, arms);
+      }
       const token = cache.token();
       const at = Date.now();
-      const { scriptKeys, args, written, expires } = applyHits(batch, entries, partition, items, at);
-      batch = undefined; // not kept alive while the script runs
+      const { scriptKeys, args, written, expires } = planWrites(visitors.states, partition, items, arms, at);
       args.push(expected, token);
       const reply = (await redis.script('reboundDetectApply', scriptKeys, args)) as ApplyReply;
       if (reply[0] !== 0) {
-        forget(visitorIds);
+        forget(visitors.visitorIds);
         return reply;
       }
       if (written.length > 0) cache.wrote(partition, token, reply[1] === 1);
@@ -131,27 +156,22 @@ export function detectStage(redis: RedisPort, keys: Keys, definitions: () => Det
       }
       return reply;
     } catch (err) {
-      forget(visitorIds);
+      forget(visitors.visitorIds);
       throw err;
     }
   }
 
   /**
-   * Applies the batch's hits to its states; the detect-apply call that writes them
-   * (lua/detect-apply.lua, without its last two arguments, the tokens), the states written and the
-   * time to live each sets (0: unchanged).
+   * The detect-apply call that writes the batch's states (lua/detect-apply.lua, without its last
+   * two arguments, the tokens), the states written and the time to live each sets (0: unchanged).
    */
-  function applyHits(
-    { hits, visitorOf }: Decoded,
+  function planWrites(
     entries: readonly CachedVisitor[],
     partition: number,
     items: ReadonlyArray<StageItem<Hit[]>>,
+    arms: TimerArms,
     now: number,
   ): { scriptKeys: string[]; args: Array<string | number | Buffer>; written: CachedVisitor[]; expires: number[] } {
-    const effects = definitions().effects;
-    const arms: TimerArms = new Map();
-    let h = 0;
-    for (const entry of hits) for (const hit of entry) (entries[visitorOf[h++] as number] as CachedVisitor).state.apply(effects.effect(hit), arms);
     const scriptKeys: string[] = [stream(partition), keys.timers(partition), keys.visitorsWritten(partition)];
     // The plan {entryIds, writes, arms}. The writes are one flat list (a table per write costs Lua
     // more than the writes themselves): per write keyIndex, versionRead, check, state length,
