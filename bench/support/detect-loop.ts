@@ -4,8 +4,8 @@
 // For profiling the stage (the benchmark's figures swing ±20 % with the host; this loop less so):
 // nothing here is a result. Redis answers are stood in for: every state is new (as in the
 // benchmark's first pass) and every write goes through, as if the process's token were found.
-// Usage: node --max-semi-space-size=32 --import tsx bench/support/detect-loop.ts [--rounds N] [--entries N] [--alloc] [--snapshot FILE]
-// (--entries: entries per batch; --snapshot: a heap snapshot after the last round, its cached states
+// Usage: node --max-semi-space-size=32 --import tsx bench/support/detect-loop.ts [--rounds N] [--entries N] [--alloc] [--survivors] [--snapshot FILE]
+// (--entries: entries per batch; --survivors: as --alloc, counting only objects that lived through a scavenge; --snapshot: a heap snapshot after the last round, its cached states
 // alive; add --cpu-prof --cpu-prof-dir=DIR for a CPU profile, summarized by bench/support/cpu-profile.ts,
 // or --trace-gc-nvp for what each garbage collection copied and promoted)
 import { parseArgs } from 'node:util';
