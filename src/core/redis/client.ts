@@ -4,6 +4,7 @@
 // so that ingest answers 503 and stages back off, instead of growing a hidden buffer.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { ReboundError } from '../errors.js';
+import { LuaScript } from './packed-script.js';
 import { toReboundError } from './reply-errors.js';
 import { scripts, type ScriptName } from './scripts.js';
 
@@ -56,14 +57,19 @@ type Untyped = Record<string, (...args: Array<string | number | Buffer>) => Prom
 type ScriptArg = string | Buffer | number;
 type Raw = unknown;
 
+const luaScripts = new Map(Object.entries(scripts).map(([name, lua]) => [name, new LuaScript(lua)]));
+
 export class RedisPort {
   readonly mode: 'standalone' | 'cluster';
   readonly #client: Client;
+  /** A single node without auto-pipelining (duplicate()): script calls are written as buffers built here (packed-script.ts). */
+  readonly #packed: Redis | undefined;
   #lastReplyAt = 0;
 
   constructor(client: Client) {
     this.#client = client;
     this.mode = client instanceof Cluster ? 'cluster' : 'standalone';
+    this.#packed = client instanceof Redis && client.options.enableAutoPipelining === false ? client : undefined;
     for (const [name, lua] of Object.entries(scripts)) client.defineCommand(name, { lua });
   }
 
@@ -194,13 +200,15 @@ export class RedisPort {
     return this.#run(async () => (await this.xpendingIdle(key, group, 0, 1))[0] ?? null);
   }
 
-  /** Runs one of the Lua scripts of ./lua (EVALSHA with a NOSCRIPT fallback, by ioredis). */
+  /** Runs one of the Lua scripts of ./lua (EVALSHA with a NOSCRIPT fallback). */
   script(name: ScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
+    if (this.#packed) return this.#run(() => luaScripts.get(name)!.run(this.#packed!, keys, args, 'utf8'));
     return this.#run(() => (this.#client as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>)[name]!(keys.length, ...keys, ...args));
   }
 
   /** Like script(), with binary-safe replies: bulk strings come back as Buffers. */
   scriptBuffer(name: ScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
+    if (this.#packed) return this.#run(() => luaScripts.get(name)!.run(this.#packed!, keys, args, null));
     return this.#run(() => (this.#client as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>)[`${name}Buffer`]!(keys.length, ...keys, ...args));
   }
 
