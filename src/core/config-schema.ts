@@ -85,6 +85,7 @@ const detectSchema = z
     visitorTtl: duration('7d').refine((ms) => ms >= 86_400_000, 'must be at least 1d (a visit and its longest inactivity timer must fit)'),
     imsOrg: z.string().default('rebound@AdobeOrg'),
     stateCache: z.number().int().min(1).max(10_000_000).default(50_000),
+    maxInFlight: z.number().int().min(1).max(1024).default(16),
   })
   .strict()
   .default({});

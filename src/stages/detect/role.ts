@@ -34,7 +34,9 @@ export async function startDetect(runtime: Runtime): Promise<DetectRole> {
   lifecycle.onShutdown('detect definitions', () => watcher.stop());
   const definitions = (): DetectDefinitions => watcher.current;
   const cache = new VisitorCache(settings.stateCache);
-  const [runner] = await startStages({ ...runtime, redis }, [detectStage(redis, keys, definitions, { visitorTtlMs: settings.visitorTtl, cache }) as StageDefinition<never>]);
+  // detect.maxInFlight stands for stages.maxInFlight: more batches than the other stages (docs/decisions.md).
+  const detectConfig = { ...config, stages: { ...config.stages, maxInFlight: settings.maxInFlight } };
+  const [runner] = await startStages({ ...runtime, redis, config: detectConfig }, [detectStage(redis, keys, definitions, { visitorTtlMs: settings.visitorTtl, cache }) as StageDefinition<never>]);
   const partitions = servedPartitions(runtime);
   // Timers follow the stage's share of the partitions: with `stages.partitions: shared`, each
   // partition's timers are decided by the process reading its hits, and move with them.
