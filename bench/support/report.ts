@@ -46,8 +46,10 @@ For profiling rather than figures: \`npx tsx bench/support/cpu-profile.ts FILE.c
 a V8 CPU profile (\`BENCH_CPU_PROF=<dir>\` makes the processes of a scenario write one), and
 \`node --max-semi-space-size=32 --import tsx bench/support/detect-loop.ts [--alloc]\` runs the
 detect stage alone over the detect scenario's hits, in one process without Redis: CPU and bytes
-allocated per hit, by allocation site (\`--snapshot FILE\`: a heap snapshot with its cached states);
-\`BENCH_ALLOC_PROF=<dir>\` makes the detect scenario's worker write the same allocation figures.
+allocated per hit, by allocation site (\`--survivors\`: only the objects that lived through a
+scavenge, what the garbage collector copies; \`--snapshot FILE\`: a heap snapshot with its cached
+states); \`BENCH_ALLOC_PROF=<dir>\` makes the detect scenario's worker write the same allocation
+figures (\`BENCH_ALLOC_SURVIVORS=1\`: survivors only).
 `;
 
 const SECTION = /<!-- bench:([\w-]+) -->\n[\s\S]*?<!-- \/bench:\1 -->\n?/g;
