@@ -202,13 +202,15 @@ export class RedisPort {
 
   /** Runs one of the Lua scripts of ./lua (EVALSHA with a NOSCRIPT fallback). */
   script(name: ScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
-    if (this.#packed) return this.#run(() => luaScripts.get(name)!.run(this.#packed!, keys, args, 'utf8'));
+    const packed = this.#packed;
+    if (packed) return this.#run(() => luaScripts.get(name)!.run(packed, keys, args, 'utf8'));
     return this.#run(() => (this.#client as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>)[name]!(keys.length, ...keys, ...args));
   }
 
   /** Like script(), with binary-safe replies: bulk strings come back as Buffers. */
   scriptBuffer(name: ScriptName, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
-    if (this.#packed) return this.#run(() => luaScripts.get(name)!.run(this.#packed!, keys, args, null));
+    const packed = this.#packed;
+    if (packed) return this.#run(() => luaScripts.get(name)!.run(packed, keys, args, null));
     return this.#run(() => (this.#client as unknown as Record<string, (...a: ScriptArg[]) => Promise<unknown>>)[`${name}Buffer`]!(keys.length, ...keys, ...args));
   }
 
