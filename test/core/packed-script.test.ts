@@ -8,7 +8,7 @@ import { LuaScript } from '../../src/core/redis/packed-script.js';
 const echo = new LuaScript('return {KEYS, ARGV}');
 let client: Redis;
 beforeAll(() => {
-  client = new Redis(inject('redisUrl'), { enableAutoPipelining: false, lazyConnect: false });
+  client = new Redis(inject('redisUrl'), { enableAutoPipelining: false });
 });
 afterAll(() => client.disconnect());
 

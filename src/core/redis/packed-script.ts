@@ -73,20 +73,17 @@ export function encodeCall(command: string, script: string, keys: readonly strin
   }
   const head = `*${3 + keys.length + args.length}\r\n${bulkStrings([command, script, String(keys.length)], (part) => Buffer.byteLength(part, 'utf8'))}`;
   const values = args.map((arg) => (typeof arg === 'number' ? String(arg) : arg));
+  const lengths = values.map((value) => (typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length));
   let size = Buffer.byteLength(head, 'utf8') + keysBytes;
-  for (const value of values) {
-    const bytes = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
-    size += 1 + String(bytes).length + 2 + bytes + 2;
-  }
+  for (const bytes of lengths) size += 1 + String(bytes).length + 2 + bytes + 2;
   const out = Buffer.allocUnsafe(size);
   let p = out.write(head, 0, 'utf8');
   p += out.write(keysText, p, 'utf8');
-  for (const value of values) {
-    const bytes = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
-    p += out.write(`$${bytes}\r\n`, p, 'latin1');
+  values.forEach((value, i) => {
+    p += out.write(`$${lengths[i]}\r\n`, p, 'latin1');
     p += typeof value === 'string' ? out.write(value, p, 'utf8') : value.copy(out, p);
     p += out.write('\r\n', p, 'latin1');
-  }
+  });
   return out;
 }
 
