@@ -109,6 +109,8 @@ describe('visitor state versions', () => {
       const bytes = Buffer.concat([encodePlain(version), encodePlain([1])]);
       expect(versionPrefix(bytes)).toEqual({ version, at: bytes.length - 2 });
     }
+    // From 2^32 on Lua's cmsgpack (detect-fire.lua) writes a uint64 where msgpackr writes a float64.
+    expect(versionPrefix(Buffer.from('cf00000001000000009101', 'hex'))).toEqual({ version: 2 ** 32, at: 9 });
     expect(versionPrefix(encodePlain([1, [], 0, 0]))).toBeUndefined();
     expect(versionPrefix(Buffer.from([0xcd, 1]))).toBeUndefined(); // cut short
   });
